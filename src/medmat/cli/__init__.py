@@ -1,0 +1,79 @@
+"""The ``medmat`` command line: one lazily imported module per subcommand.
+
+Subcommands live in ``medmat/cli/<name>_cmd.py`` and each defines a click command called
+``command``. Importing lazily keeps ``medmat --help`` fast (torch is only imported by commands
+that train).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from medmat.errors import MedmatError
+
+# subcommand -> (module, one-line help shown by `medmat --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "catalog": ("medmat.cli.catalog_cmd", "Browse the Med-MAT catalog; tables, CSV/JSON, lattice PNG."),
+    "synth": ("medmat.cli.synth_cmd", "Generate the synthetic MAT lab (images + records table)."),
+    "build": ("medmat.cli.build_cmd", "Turn a records table into multiple-choice VQA items."),
+    "ingest": ("medmat.cli.ingest_cmd", "Bring a real dataset in as a records table."),
+    "leakage": ("medmat.cli.leakage_cmd", "Find exact / near duplicate images across splits."),
+    "export": ("medmat.cli.export_cmd", "Export items to LLaMA-Factory, HF datasets, VLMEvalKit..."),
+    "experiment": ("medmat.cli.experiment_cmd", "Plan and run CG experiments from a YAML config."),
+    "quickstart": ("medmat.cli.quickstart_cmd", "The main job: synthetic lab -> CG experiment -> report."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, short_help = COMMANDS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                raise click.ClickException(f"command {name!r} is not available in this build") from None
+            raise
+        cmd = module.command
+        cmd.short_help = cmd.short_help or short_help
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the static one-liners so `medmat --help` imports nothing heavy.
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="medmat")
+def cli() -> None:
+    """medmat: compositional generalization of multimodal LLMs in medical imaging.
+
+    A medical image is described by its MAT triplet (Modality, Anatomical area, Task).
+    The pipeline: catalog -> synth/ingest -> build (VQA items) -> experiment -> report.
+    Start with `medmat quickstart --out runs/quickstart`.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="medmat", standalone_mode=False)
+    except MedmatError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,70 @@
+"""Atomic file output: every file medmat writes appears complete or not at all.
+
+Writers produce a temporary file in the destination directory and ``os.replace`` it into place,
+so a killed run never leaves a half-written parquet/json/png that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; on success rename it onto ``dest``."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_text(dest: str | os.PathLike[str], text: str) -> Path:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(dest)
+
+
+def write_bytes(dest: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def write_json(dest: str | os.PathLike[str], obj: Any) -> Path:
+    """Deterministic JSON (sorted keys, 2-space indent, trailing newline)."""
+    return write_text(dest, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def write_parquet(dest: str | os.PathLike[str], table: pa.Table) -> Path:
+    with atomic_path(dest) as tmp:
+        pq.write_table(table, tmp)
+    return Path(dest)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    from medmat.errors import MedmatError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedmatError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise MedmatError(f"{path}: not valid JSON ({exc}); fix or regenerate the file") from None

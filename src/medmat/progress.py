@@ -1,0 +1,38 @@
+"""Rich progress bars, shared so every long step looks the same (and is quiet in tests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+def _enabled() -> bool:
+    return os.environ.get("MEDMAT_PROGRESS", "1") != "0"
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[callable]:
+    """Yield ``advance(n=1)``; draws a bar on a terminal, stays silent when disabled."""
+    if not _enabled():
+        yield lambda n=1: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda n=1: prog.advance(task, n)

@@ -1,0 +1,308 @@
+"""The typed records that flow down the pipeline.
+
+taxonomy -> catalog -> ingest/synth --(ImageRecord, records.parquet)--> qa --(QAItem,
+items.parquet)--> splits/train --(Prediction)--> evaluate -> report
+
+Every stage reads and writes these columnar tables (Parquet) rather than ad-hoc JSON, so a
+records table made by the synthetic lab and one made by ``medmat ingest`` are interchangeable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medmat.errors import MedmatError
+from medmat.io import write_parquet
+
+SPLITS = ("train", "val", "test")
+RECORDS_FILE = "records.parquet"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image with its label(s) and MAT triplet.
+
+    ``image`` is a POSIX path relative to the dataset root (the folder holding records.parquet).
+    ``labels`` has one entry for single-label tasks and one or more for multi-label tasks.
+    ``pixel_sha1`` is the SHA-1 of the decoded pixels (mode + size + bytes) and ``phash`` a 64-bit
+    perceptual hash (signed int64 view); both feed the leakage guard and may be None if unknown.
+    """
+
+    record_id: str
+    image: str
+    labels: tuple[str, ...]
+    modality: str
+    area: str
+    task: str
+    subset: str
+    split: str
+    source: str = ""
+    multi_label: bool = False
+    pixel_sha1: str | None = None
+    phash: int | None = None
+
+
+RECORDS_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("image", pa.string()),
+        ("labels", pa.list_(pa.string())),
+        ("modality", pa.string()),
+        ("area", pa.string()),
+        ("task", pa.string()),
+        ("subset", pa.string()),
+        ("split", pa.string()),
+        ("source", pa.string()),
+        ("multi_label", pa.bool_()),
+        ("pixel_sha1", pa.string()),
+        ("phash", pa.int64()),
+    ]
+)
+
+
+def records_to_table(records: Iterable[ImageRecord]) -> pa.Table:
+    cols: dict[str, list] = {name: [] for name in RECORDS_SCHEMA.names}
+    for rec in records:
+        for name in RECORDS_SCHEMA.names:
+            value = getattr(rec, name)
+            cols[name].append(list(value) if name == "labels" else value)
+    return pa.table(cols, schema=RECORDS_SCHEMA)
+
+
+def write_records(dest: str | Path, records: Iterable[ImageRecord] | pa.Table) -> Path:
+    """Validate and atomically write a records table (``dest`` is a file or a dataset folder)."""
+    dest = Path(dest)
+    if dest.suffix != ".parquet":
+        dest = dest / RECORDS_FILE
+    table = records if isinstance(records, pa.Table) else records_to_table(records)
+    validate_records_table(table, source=str(dest))
+    return write_parquet(dest, table.select(RECORDS_SCHEMA.names).cast(RECORDS_SCHEMA))
+
+
+def records_path(path: str | Path) -> Path:
+    """Accept a dataset folder or the parquet file itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RECORDS_FILE
+    if not path.exists():
+        raise MedmatError(
+            f"{path}: records table not found. Make one with `medmat synth --out DIR` or "
+            "`medmat ingest PATH --format ... --out DIR`."
+        )
+    return path
+
+
+def read_records_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
+    path = records_path(path)
+    try:
+        table = pq.read_table(path, columns=list(columns) if columns else None)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MedmatError(f"{path}: not a readable Parquet records table ({exc})") from None
+    missing = [c for c in (columns or RECORDS_SCHEMA.names) if c not in table.column_names]
+    if missing:
+        raise MedmatError(
+            f"{path}: records table lacks column(s) {missing}; expected {RECORDS_SCHEMA.names}"
+        )
+    if columns is None:
+        validate_records_table(table, source=str(path))
+    return table
+
+
+def read_records(path: str | Path) -> list[ImageRecord]:
+    table = read_records_table(path)
+    return [table_row_to_record(row) for row in table.to_pylist()]
+
+
+def table_row_to_record(row: dict) -> ImageRecord:
+    row = dict(row)
+    row["labels"] = tuple(row["labels"] or ())
+    return ImageRecord(**{f.name: row.get(f.name) for f in dataclasses.fields(ImageRecord)})
+
+
+def validate_records_table(table: pa.Table, source: str = "records") -> None:
+    """Structural checks every producer and consumer relies on."""
+    names = set(table.column_names)
+    missing = [c for c in RECORDS_SCHEMA.names if c not in names]
+    if missing:
+        raise MedmatError(f"{source}: missing column(s) {missing}")
+    ids = table.column("record_id").to_pylist()
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise MedmatError(f"{source}: duplicate record_id {dup!r}; record ids must be unique")
+    for i, (split, labels) in enumerate(
+        zip(table.column("split").to_pylist(), table.column("labels").to_pylist(), strict=True)
+    ):
+        if split not in SPLITS:
+            raise MedmatError(
+                f"{source}: row {i} ({ids[i]}) has split {split!r}; use one of {SPLITS}"
+            )
+        if not labels or any(not str(lab).strip() for lab in labels):
+            raise MedmatError(f"{source}: row {i} ({ids[i]}) has an empty label")
+
+
+# --------------------------------------------------------------------------------------------
+# QA items (one multiple-choice question per image, Med-MAT keys plus our metadata)
+# --------------------------------------------------------------------------------------------
+
+MEDMAT_KEYS = ("id", "caption", "image", "Question", "Answer", "Question-choice",
+               "Answer-choice", "data-no")
+ITEMS_FILE = "items.parquet"
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One single-choice VQA item.
+
+    The first eight fields are exactly the published Med-MAT keys (python-safe names; see
+    :data:`ITEM_COLUMN_NAMES`). ``options`` holds the option texts in letter order (A, B, ...),
+    so backends never have to parse ``question_choice``. ``image`` is relative to the records
+    root (``image_root`` in the build summary).
+    """
+
+    id: int
+    caption: str
+    image: str
+    question: str
+    answer: str
+    question_choice: str
+    answer_choice: str
+    data_no: str
+    options: tuple[str, ...]
+    modality: str
+    area: str
+    task: str
+    subset: str
+    split: str
+    record_id: str
+    template: int = 0
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def answer_index(self) -> int:
+        return ord(self.answer_choice) - ord("A")
+
+
+# python field name -> published column name
+ITEM_COLUMN_NAMES = {
+    "id": "id", "caption": "caption", "image": "image", "question": "Question",
+    "answer": "Answer", "question_choice": "Question-choice", "answer_choice": "Answer-choice",
+    "data_no": "data-no", "options": "options", "modality": "modality", "area": "area",
+    "task": "task", "subset": "subset", "split": "split", "record_id": "record_id",
+    "template": "template",
+}
+
+ITEMS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("caption", pa.string()),
+        ("image", pa.string()),
+        ("Question", pa.string()),
+        ("Answer", pa.string()),
+        ("Question-choice", pa.string()),
+        ("Answer-choice", pa.string()),
+        ("data-no", pa.string()),
+        ("options", pa.list_(pa.string())),
+        ("modality", pa.string()),
+        ("area", pa.string()),
+        ("task", pa.string()),
+        ("subset", pa.string()),
+        ("split", pa.string()),
+        ("record_id", pa.string()),
+        ("template", pa.int32()),
+    ]
+)
+
+
+def item_to_row(item: QAItem) -> dict:
+    row = {col: getattr(item, attr) for attr, col in ITEM_COLUMN_NAMES.items()}
+    row["options"] = list(item.options)
+    return row
+
+
+def row_to_item(row: dict) -> QAItem:
+    kwargs = {attr: row[col] for attr, col in ITEM_COLUMN_NAMES.items() if col in row}
+    kwargs["options"] = tuple(kwargs.get("options") or ())
+    kwargs.setdefault("template", 0)
+    return QAItem(**kwargs)
+
+
+def items_to_table(items: Iterable[QAItem]) -> pa.Table:
+    return pa.Table.from_pylist([item_to_row(i) for i in items], schema=ITEMS_SCHEMA)
+
+
+def items_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / ITEMS_FILE
+    if not path.exists():
+        raise MedmatError(f"{path}: QA items not found. Build them with `medmat build RECORDS --out DIR`.")
+    return path
+
+
+def read_items_table(path: str | Path) -> pa.Table:
+    path = items_path(path)
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MedmatError(f"{path}: not a readable Parquet items table ({exc})") from None
+
+
+def read_items(path: str | Path) -> list[QAItem]:
+    return [row_to_item(r) for r in read_items_table(path).to_pylist()]
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions (what every backend returns, whatever model it runs)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A backend's answer to one item. ``predicted`` is None for "no answer" (never a letter)."""
+
+    item_id: int
+    answer: str
+    predicted: str | None
+    n_options: int
+    scores: tuple[float, ...] = ()
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted is not None and self.predicted == self.answer
+
+
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.int64()),
+        ("answer", pa.string()),
+        ("predicted", pa.string()),
+        ("correct", pa.bool_()),
+        ("n_options", pa.int32()),
+        ("scores", pa.list_(pa.float32())),
+    ]
+)
+
+
+def predictions_to_table(preds: Sequence[Prediction]) -> pa.Table:
+    return pa.table(
+        {
+            "item_id": [p.item_id for p in preds],
+            "answer": [p.answer for p in preds],
+            "predicted": [p.predicted for p in preds],
+            "correct": [p.correct for p in preds],
+            "n_options": [p.n_options for p in preds],
+            "scores": [list(p.scores) for p in preds],
+        },
+        schema=PREDICTIONS_SCHEMA,
+    )
+
+
+def write_predictions(dest: str | Path, preds: Sequence[Prediction]) -> Path:
+    return write_parquet(dest, predictions_to_table(preds))
