@@ -1,0 +1,157 @@
+"""Generate a lab on disk: PNG images, ``records.parquet``, ``lab.json`` and a contact sheet.
+
+Work is split into chunks of (cell, split, index range) rendered in worker processes; each image
+is written atomically and an existing file is kept (incremental: rerunning with a bigger ``n``
+adds images). The records table is written last, atomically, so a killed run leaves no table.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from medmat.errors import MedmatError
+from medmat.imaging import phash, pixel_sha1
+from medmat.io import write_bytes, write_json
+from medmat.progress import progress_bar
+from medmat.records import ImageRecord, write_records
+from medmat.synth.lab import LabConfig, render_item
+from medmat.synth.spec import AREAS, MODALITIES, Cell
+
+CHUNK = 256
+
+
+def image_relpath(cell: Cell, split: str, index: int) -> str:
+    return f"images/{cell.subset}/{split}/{index:06d}.png"
+
+
+def _encode_png(arr: np.ndarray) -> tuple[bytes, Image.Image]:
+    img = Image.fromarray(arr, "L" if arr.ndim == 2 else "RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)  # fast; deterministic for the same pixels
+    return buf.getvalue(), img
+
+
+def _render_chunk(args: tuple) -> list[ImageRecord]:
+    root, cell, split, start, stop, cfg = args
+    out = []
+    for index in range(start, stop):
+        arr, label = render_item(cell, split, index, cfg)
+        rel = image_relpath(cell, split, index)
+        data, img = _encode_png(arr)
+        dest = Path(root) / rel
+        if not dest.exists():
+            write_bytes(dest, data)
+        out.append(
+            ImageRecord(
+                record_id=f"{cell.subset}/{split}/{index:06d}",
+                image=rel,
+                labels=(label,),
+                modality=cell.modality,
+                area=cell.area,
+                task=cell.task,
+                subset=cell.subset,
+                split=split,
+                source=f"synthetic-lab{'-null' if cfg.null else ''}",
+                multi_label=False,
+                pixel_sha1=pixel_sha1(img),
+                phash=phash(img),
+            )
+        )
+    return out
+
+
+def generate_lab(
+    out: str | Path,
+    cells: list[Cell],
+    *,
+    n_train: int = 1000,
+    n_val: int = 0,
+    n_test: int = 200,
+    cfg: LabConfig = LabConfig(),
+    workers: int | None = None,
+    contact_sheet: bool = True,
+) -> Path:
+    """Render ``cells`` into ``out`` and return the records table path."""
+    if not cells:
+        raise MedmatError("the lattice is empty: give at least one cell (e.g. --cells xray-lung-lesion)")
+    if min(n_train, n_val, n_test) < 0 or n_train + n_val + n_test == 0:
+        raise MedmatError("image counts must be >= 0 and not all zero (--n-train/--n-val/--n-test)")
+    if cfg.size < 16 or cfg.size > 512:
+        raise MedmatError(f"--size {cfg.size}: choose an image size between 16 and 512 pixels")
+    out = Path(out)
+    manifest = out / "lab.json"
+    if manifest.exists():
+        old = json.loads(manifest.read_text())
+        if old.get("config") != asdict(cfg):
+            raise MedmatError(
+                f"{out} holds a lab made with {old.get('config')}, not {asdict(cfg)}; "
+                "choose another --out folder or delete it"
+            )
+    cells = sorted(set(cells))
+    jobs = []
+    for cell in cells:
+        for split, n in (("train", n_train), ("val", n_val), ("test", n_test)):
+            for start in range(0, n, CHUNK):
+                jobs.append((str(out), cell, split, start, min(n, start + CHUNK), cfg))
+    total = len(cells) * (n_train + n_val + n_test)
+    workers = workers or min(os.cpu_count() or 1, 8)
+    records: list[ImageRecord] = []
+    with progress_bar("synth: rendering images", total) as advance:
+        if workers == 1:
+            for job in jobs:
+                records.extend(_render_chunk(job))
+                advance(job[4] - job[3])
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for job, chunk in zip(jobs, pool.map(_render_chunk, jobs), strict=True):
+                    records.extend(chunk)
+                    advance(job[4] - job[3])
+    path = write_records(out, records)
+    write_json(manifest, {
+        "config": asdict(cfg),
+        "cells": [c.subset for c in cells],
+        "counts": {"train": n_train, "val": n_val, "test": n_test},
+        "n_images": len(records),
+    })
+    if contact_sheet:
+        write_contact_sheet(out / "contact_sheet.png", cells, cfg)
+    return path
+
+
+def write_contact_sheet(dest: Path, cells: list[Cell], cfg: LabConfig, per_cell: int = 4) -> Path:
+    """One row per modality, one block per area: ``per_cell`` examples of a present cell."""
+    by_ma: dict[tuple[str, str], Cell] = {}
+    for cell in sorted(cells):
+        by_ma.setdefault((cell.modality, cell.area), cell)
+    mods = [m for m in MODALITIES if any(k[0] == m for k in by_ma)]
+    areas = [a for a in AREAS if any(k[1] == a for k in by_ma)]
+    s, pad, head, side = cfg.size, 4, 18, 120
+    width = side + len(areas) * (per_cell * s + pad)
+    height = head + len(mods) * (s + 14 + pad)
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, area in enumerate(areas):
+        draw.text((side + j * (per_cell * s + pad), 3), area, fill="black")
+    for i, mod in enumerate(mods):
+        y = head + i * (s + 14 + pad)
+        draw.text((3, y + s // 2 - 5), mod, fill="black")
+        for j, area in enumerate(areas):
+            cell = by_ma.get((mod, area))
+            if cell is None:
+                continue
+            x = side + j * (per_cell * s + pad)
+            for k in range(per_cell):
+                arr, label = render_item(cell, "train", k, cfg)
+                sheet.paste(Image.fromarray(arr).convert("RGB"), (x + k * s, y))
+            draw.text((x, y + s), cell.task, fill="grey")
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    return write_bytes(dest, buf.getvalue())

@@ -1,0 +1,105 @@
+"""What the synthetic MAT lab can draw: modalities, anatomical areas, tasks and their labels.
+
+The lab is a controlled world for compositional generalization: an image is
+``render_M(anatomy_A carrying finding_T)``. Modality, area and task are independent factors, so a
+model that learned "what a cyst looks like" on lung CT and "what a brain looks like" on MRI has
+the elements it needs for an unseen brain-CT cyst question, and nothing more.
+
+Names are the canonical taxonomy names (medmat.taxonomy), codes are the taxonomy codes; the
+subset id of a lab cell is ``"{modality code}-{area code}-{task code}"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medmat.errors import MedmatError
+
+# canonical name -> code
+MODALITIES: dict[str, str] = {
+    "X-ray": "xray",
+    "CT": "ct",
+    "MRI": "mri",
+    "Ultrasound": "us",
+    "Fundus photography": "fp",
+    "Microscopy": "mic",
+}
+AREAS: dict[str, str] = {
+    "Lung": "lung",
+    "Brain": "brain",
+    "Bones": "bones",
+    "Breast": "breast",
+    "Kidney": "kidney",
+}
+# task family -> (code, labels); a label is also the option text shown to the model
+TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Lesion type": ("lesion", ("Nodule", "Cyst", "Calcification", "Linear lesion")),
+    "Severity grade": ("severity", ("Mild", "Moderate", "Severe")),
+    "Abnormality": ("abnormal", ("Normal", "Abnormal")),
+    "Location": ("location", ("Left side", "Right side")),
+}
+COLOUR_MODALITIES = frozenset({"Fundus photography", "Microscopy"})
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One MAT combination of the lab (one subset)."""
+
+    modality: str
+    area: str
+    task: str
+
+    def __post_init__(self) -> None:
+        for value, table, kind in (
+            (self.modality, MODALITIES, "modality"),
+            (self.area, AREAS, "area"),
+            (self.task, TASKS, "task"),
+        ):
+            if value not in table:
+                raise MedmatError(
+                    f"the synthetic lab has no {kind} {value!r}; available: {sorted(table)}"
+                )
+
+    @property
+    def subset(self) -> str:
+        return f"{MODALITIES[self.modality]}-{AREAS[self.area]}-{TASKS[self.task][0]}"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return TASKS[self.task][1]
+
+    @classmethod
+    def from_subset(cls, subset: str) -> Cell:
+        parts = subset.split("-")
+        if len(parts) != 3:
+            raise MedmatError(f"{subset!r} is not a lab subset id (expected modality-area-task)")
+        inv_m = {v: k for k, v in MODALITIES.items()}
+        inv_a = {v: k for k, v in AREAS.items()}
+        inv_t = {v[0]: k for k, v in TASKS.items()}
+        try:
+            return cls(inv_m[parts[0]], inv_a[parts[1]], inv_t[parts[2]])
+        except KeyError:
+            raise MedmatError(
+                f"{subset!r}: unknown code; modality codes {sorted(inv_m)}, area codes "
+                f"{sorted(inv_a)}, task codes {sorted(inv_t)}"
+            ) from None
+
+
+def full_lattice() -> list[Cell]:
+    return [Cell(m, a, t) for m in MODALITIES for a in AREAS for t in TASKS]
+
+
+def parse_cell(text: str) -> Cell:
+    """Accept 'xray-brain-lesion' or 'X-ray/Brain/Lesion type' (taxonomy synonyms allowed)."""
+    if "/" not in text:
+        return Cell.from_subset(text)
+    parts = [p.strip() for p in text.split("/")]
+    if len(parts) != 3:
+        raise MedmatError(f"{text!r}: write a cell as 'Modality/Area/Task' or 'mod-area-task'")
+    try:
+        from medmat.taxonomy import normalize
+
+        parts = [normalize(k, p) for k, p in zip(("modality", "area", "task"), parts, strict=True)]
+    except ImportError:  # taxonomy is optional for the lab's own names
+        pass
+    return Cell(*parts)

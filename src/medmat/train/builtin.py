@@ -1,0 +1,208 @@
+"""The built-in backend: train and score :class:`BuiltinScorer` on CPU in seconds.
+
+Read top to bottom: prepare tensors -> (resume) -> epochs of shuffled mini-batches -> checkpoint
+after every epoch -> final weights. Checkpoints are safetensors (weights and optimizer moments)
+plus JSON (progress); nothing is ever unpickled. Each epoch's shuffle is seeded by (seed, epoch),
+so a resumed run follows exactly the batches an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
+
+from medmat.errors import MedmatError
+from medmat.io import atomic_path, write_json
+from medmat.records import Prediction, QAItem
+from medmat.train.backend import ProgressFn
+from medmat.train.builtin_model import BuiltinConfig, BuiltinScorer, encode_texts
+from medmat.train.images import image_batch
+
+MAX_OPTIONS = 4
+LETTERS = "ABCD"
+
+
+def _fingerprint(items: Sequence[QAItem], seed: int, extra: dict) -> str:
+    h = hashlib.sha256(json.dumps(extra, sort_keys=True).encode())
+    h.update(str(seed).encode())
+    for it in items:
+        h.update(f"{it.id}|{it.image}|{it.answer_choice}|{'|'.join(it.options)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+class _Batch:
+    """Tensors for a list of items (options padded to four, masked)."""
+
+    def __init__(self, items: Sequence[QAItem], image_root: Path, cfg: BuiltinConfig) -> None:
+        for it in items:
+            if not 2 <= len(it.options) <= MAX_OPTIONS:
+                raise MedmatError(
+                    f"item {it.id}: {len(it.options)} options; the built-in model takes 2 to 4"
+                )
+        self.images = image_batch(image_root, [it.image for it in items], cfg.image_size)
+        self.q_texts = [it.question for it in items]
+        self.o_texts = [
+            (list(it.options) + [""] * MAX_OPTIONS)[:MAX_OPTIONS] for it in items
+        ]
+        self.mask = torch.tensor(
+            [[k < len(it.options) for k in range(MAX_OPTIONS)] for it in items], dtype=torch.bool
+        )
+        self.target = torch.tensor([it.answer_index for it in items], dtype=torch.long)
+        self.buckets = cfg.text_buckets
+
+    def __len__(self) -> int:
+        return len(self.q_texts)
+
+    def inputs(self, idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        rows = idx.tolist()
+        q_ids, q_off = encode_texts([self.q_texts[i] for i in rows], self.buckets)
+        o_ids, o_off = encode_texts([t for i in rows for t in self.o_texts[i]], self.buckets)
+        return self.images[idx], q_ids, q_off, o_ids, o_off, self.mask[idx]
+
+
+class BuiltinBackend:
+    """Options: epochs, batch_size, lr, weight_decay, image_size, width, hidden, threads."""
+
+    name = "builtin"
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 10,
+        batch_size: int = 128,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+        image_size: int = 32,
+        width: int = 16,
+        hidden: int = 128,
+        threads: int | None = None,
+        on_epoch_end: Callable[[int], None] | None = None,
+    ) -> None:
+        if epochs < 1 or batch_size < 1 or lr <= 0:
+            raise MedmatError("builtin backend: epochs and batch_size must be >= 1 and lr > 0")
+        if image_size % 8 or image_size < 16:
+            raise MedmatError(f"builtin backend: image_size {image_size} must be a multiple of 8, >= 16")
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.cfg = BuiltinConfig(image_size=image_size, width=width, hidden=hidden)
+        self.threads = threads
+        self.on_epoch_end = on_epoch_end
+        self.model: BuiltinScorer | None = None
+
+    # ------------------------------------------------------------------ training
+    def fit(self, items: Sequence[QAItem], image_root: Path, work_dir: Path, *, seed: int,
+            progress: ProgressFn | None = None) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        work_dir = Path(work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        hyper = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                 "weight_decay": self.weight_decay, **self.cfg.to_dict()}
+        fp = _fingerprint(items, seed, hyper)
+        if self._load_finished(work_dir, fp):
+            return
+        if not items:
+            raise MedmatError("builtin backend: no training items (the arm is empty)")
+        torch.manual_seed(seed)
+        model = BuiltinScorer(self.cfg)
+        opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        start_epoch = self._resume(work_dir, fp, model, opt)
+        data = _Batch(items, Path(image_root), self.cfg)
+        steps_per_epoch = -(-len(data) // self.batch_size)
+        total = self.epochs * steps_per_epoch
+        for epoch in range(start_epoch, self.epochs):
+            model.train()
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            order = torch.randperm(len(data), generator=gen)
+            for step, lo in enumerate(range(0, len(data), self.batch_size)):
+                idx = order[lo:lo + self.batch_size]
+                logits = model(*data.inputs(idx))
+                loss = F.cross_entropy(logits, data.target[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if progress:
+                    progress(epoch * steps_per_epoch + step + 1, total)
+            self._save_checkpoint(work_dir, fp, epoch + 1, model, opt)
+            if self.on_epoch_end:
+                self.on_epoch_end(epoch + 1)
+        with atomic_path(work_dir / "model.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+        write_json(work_dir / "config.json", {"backend": self.name, "fingerprint": fp,
+                                               "seed": seed, "n_items": len(items), **hyper})
+        self.model = model
+
+    def _load_finished(self, work_dir: Path, fp: str) -> bool:
+        cfg_path, weights = work_dir / "config.json", work_dir / "model.safetensors"
+        if not (cfg_path.exists() and weights.exists()):
+            return False
+        meta = json.loads(cfg_path.read_text())
+        if meta.get("fingerprint") != fp:
+            raise MedmatError(
+                f"{work_dir}: holds a model trained on other items or settings; delete the folder "
+                "or use another output folder"
+            )
+        self.model = BuiltinScorer(self.cfg)
+        self.model.load_state_dict(load_file(str(weights)))
+        return True
+
+    def _resume(self, work_dir: Path, fp: str, model: BuiltinScorer, opt: torch.optim.Optimizer) -> int:
+        meta_path, ckpt = work_dir / "checkpoint.json", work_dir / "checkpoint.safetensors"
+        if not (meta_path.exists() and ckpt.exists()):
+            return 0
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") != fp:
+            raise MedmatError(f"{work_dir}: checkpoint belongs to another run; delete the folder")
+        tensors = load_file(str(ckpt))
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        state = opt.state_dict()
+        for i in range(len(list(model.parameters()))):
+            state["state"][i] = {
+                key: tensors[f"optim.{i}.{key}"] for key in ("step", "exp_avg", "exp_avg_sq")
+            }
+        opt.load_state_dict(state)
+        return int(meta["epoch"])
+
+    def _save_checkpoint(self, work_dir: Path, fp: str, epoch: int, model: BuiltinScorer,
+                         opt: torch.optim.Optimizer) -> None:
+        tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+        for i, st in opt.state_dict()["state"].items():
+            for key, val in st.items():
+                tensors[f"optim.{i}.{key}"] = val.detach().clone().contiguous()
+        with atomic_path(work_dir / "checkpoint.safetensors") as tmp:
+            save_file(tensors, str(tmp))
+        # The JSON is written after the weights: a kill between the two leaves the previous
+        # epoch's JSON, whose epoch count is then re-run (same shuffle, same result).
+        write_json(work_dir / "checkpoint.json", {"epoch": epoch, "fingerprint": fp})
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, items: Sequence[QAItem], image_root: Path, *,
+              progress: ProgressFn | None = None) -> list[Prediction]:
+        model = self.model
+        if model is None:
+            # untrained backend: a fresh random model is the "untrained" (chance) arm
+            torch.manual_seed(0)
+            model = self.model = BuiltinScorer(self.cfg)
+        model.eval()
+        data = _Batch(items, Path(image_root), self.cfg)
+        preds: list[Prediction] = []
+        with torch.no_grad():
+            for lo in range(0, len(data), 512):
+                idx = torch.arange(lo, min(len(data), lo + 512))
+                probs = torch.softmax(model(*data.inputs(idx)), dim=1)
+                best = probs.argmax(dim=1)
+                for j, i in enumerate(idx.tolist()):
+                    it = items[i]
+                    k = len(it.options)
+                    preds.append(Prediction(
+                        item_id=it.id, answer=it.answer_choice, predicted=LETTERS[int(best[j])],
+                        n_options=k, scores=tuple(float(p) for p in probs[j, :k]),
+                    ))
+                if progress:
+                    progress(len(preds), len(data))
+        return preds
