@@ -53,8 +53,9 @@ def write_json(dest: str | os.PathLike[str], obj: Any) -> Path:
 
 
 def write_parquet(dest: str | os.PathLike[str], table: pa.Table) -> Path:
+    # Modest row groups let readers stream big tables batch by batch.
     with atomic_path(dest) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, row_group_size=65536)
     return Path(dest)
 
 

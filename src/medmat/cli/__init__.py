@@ -16,14 +16,14 @@ from medmat.errors import MedmatError
 
 # subcommand -> (module, one-line help shown by `medmat --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "catalog": ("medmat.cli.catalog_cmd", "Browse the Med-MAT catalog; tables, CSV/JSON, lattice PNG."),
+    "catalog": ("medmat.cli.catalog_cmd", "Browse the Med-MAT catalog; CSV/JSON, lattice PNG."),
     "synth": ("medmat.cli.synth_cmd", "Generate the synthetic MAT lab (images + records table)."),
     "build": ("medmat.cli.build_cmd", "Turn a records table into multiple-choice VQA items."),
     "ingest": ("medmat.cli.ingest_cmd", "Bring a real dataset in as a records table."),
     "leakage": ("medmat.cli.leakage_cmd", "Find exact / near duplicate images across splits."),
-    "export": ("medmat.cli.export_cmd", "Export items to LLaMA-Factory, HF datasets, VLMEvalKit..."),
+    "export": ("medmat.cli.export_cmd", "Export items: LLaMA-Factory, HF datasets, VLMEvalKit..."),
     "experiment": ("medmat.cli.experiment_cmd", "Plan and run CG experiments from a YAML config."),
-    "quickstart": ("medmat.cli.quickstart_cmd", "The main job: synthetic lab -> CG experiment -> report."),
+    "quickstart": ("medmat.cli.quickstart_cmd", "Main job: synthetic lab -> CG experiment -> report."),
 }
 
 
@@ -39,7 +39,8 @@ class LazyGroup(click.Group):
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
-                raise click.ClickException(f"command {name!r} is not available in this build") from None
+                msg = f"command {name!r} is not available in this build"
+                raise click.ClickException(msg) from None
             raise
         cmd = module.command
         cmd.short_help = cmd.short_help or short_help

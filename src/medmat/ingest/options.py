@@ -1,0 +1,80 @@
+"""Every knob of ``medmat ingest`` in one frozen dataclass (the CLI and the Python API share it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from medmat.errors import MedmatError
+
+FORMATS = ("folder", "csv", "medmnist", "dicom", "nifti", "medmat-json")
+ON_ERROR = ("fail", "skip")
+PLANES = ("axial", "coronal", "sagittal")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Options for :func:`medmat.ingest.ingest`; defaults match the CLI's."""
+
+    # MAT triplet and naming (flags override what a catalog / mapping table says)
+    modality: str | None = None
+    area: str | None = None
+    task: str | None = None
+    subset: str | None = None
+    source_name: str | None = None
+    # where images live for table / Med-MAT JSON sources (default: the table's folder)
+    images_root: str | None = None
+    on_error: str = "fail"
+    force: bool = False
+    # label space: any label outside it is an error (or a skipped row)
+    labels: tuple[str, ...] = ()
+    # table sources
+    file_column: str | None = None
+    label_column: str | None = None
+    label_sep: str | None = None
+    onehot_columns: tuple[str, ...] = ()
+    none_label: str | None = None
+    split_column: str | None = None
+    group_column: str | None = None
+    delimiter: str | None = None
+    # derived splits (only when the source has no test split)
+    val_frac: float = 0.0
+    test_frac: float = 0.1
+    seed: int = 0
+    # medmnist
+    flag: str | None = None
+    # dicom / nifti
+    frame: int | None = None
+    plane: str = "axial"
+    slice_index: int | None = None
+    window: tuple[float, float] | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ON_ERROR:
+            raise MedmatError(f"--on-error {self.on_error!r}: use one of {', '.join(ON_ERROR)}")
+        if self.plane not in PLANES:
+            raise MedmatError(f"--plane {self.plane!r}: use one of {', '.join(PLANES)}")
+        for name in ("val_frac", "test_frac"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise MedmatError(f"--{name.replace('_', '-')} {value}: must be in [0, 1)")
+        if self.val_frac + self.test_frac >= 1.0:
+            raise MedmatError(
+                f"--val-frac {self.val_frac} + --test-frac {self.test_frac} leave no training "
+                "images; lower them"
+            )
+        if self.window is not None:
+            centre, width = self.window
+            if width <= 0:
+                raise MedmatError(f"--window {centre},{width}: the width must be positive")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: object) -> IngestOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise MedmatError(f"unknown ingest option(s) {unknown}; known: {sorted(known)}")
+        for name in ("labels", "onehot_columns"):
+            if name in kwargs and kwargs[name] is not None:
+                kwargs[name] = tuple(kwargs[name])  # type: ignore[arg-type]
+        return cls(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,231 @@
+"""Records table -> QA items: the streaming file build and the in-memory generator.
+
+``build`` reads the records table twice, batch by batch: pass 1 (narrow columns) validates the
+records and collects each subset's label space; pass 2 writes items.jsonl and items.parquet
+through temporary files that are renamed only when everything succeeded, then summary.json.
+Before pass 1 a pass 0 (:mod:`medmat.qa.leak`) checks record ids are unique and runs the leakage
+guard (``medmat.leakage.enforce_no_test_in_train``), which refuses, or with ``drop_leaky``
+removes, evaluation records whose pixels equal a training image's. Pass 0 keeps 17 bytes per
+record (the one part of the build whose memory grows with the table); everything else holds
+one batch at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from medmat.errors import MedmatError
+from medmat.io import atomic_path, write_json
+from medmat.qa.core import ItemFactory
+from medmat.qa.labels import PASS1_COLUMNS, LabelScanner, scan_label_spaces
+from medmat.qa.leak import check_ids_and_leaks
+from medmat.qa.rng import check_seed
+from medmat.qa.templates import TemplateSet, load_templates, resolve_templates
+from medmat.records import ITEMS_FILE, ITEMS_SCHEMA, RECORDS_SCHEMA, QAItem, row_to_item
+from medmat.records import records_path as _records_path
+
+DEFAULT_BATCH = 65536
+JSONL_FILE = "items.jsonl"
+SUMMARY_FILE = "summary.json"
+PASS2_COLUMNS = ["record_id", "image", "labels", "modality", "area", "task", "subset", "split",
+                 "source"]
+_LISTED = 100  # ids listed in the summary for skipped / dropped records (counts are complete)
+MULTI_LABEL_POLICY = (
+    "One item per multi-label record. The correct option is one of the image's true labels, "
+    "picked by the item's random stream; distractors are drawn only from labels of the subset "
+    "that are false for the image, so exactly one option is true. With fewer than three false "
+    "labels the item has fewer options; with none the record yields no item and is listed under "
+    "`skipped`. The caption lists all true labels joined by ', '."
+)
+BALANCE_SCHEME = (
+    "Correct-answer letters are balanced within each (subset, split, number of options, correct "
+    "label) group: consecutive blocks of n items use one seeded permutation of the n letters."
+)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("medmat")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
+        return "unknown"
+
+
+def _check_columns(names: list[str], source: str, needed: list[str]) -> None:
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise MedmatError(f"{source}: records table lacks column(s) {missing}; expected the "
+                          f"records schema {RECORDS_SCHEMA.names}")
+
+
+def _check_unique_ids(ids: pa.Array | pa.ChunkedArray, source: str) -> None:
+    if pc.count_distinct(ids).as_py() != len(ids):
+        counts = pa.table({"id": ids}).group_by("id").aggregate([("id", "count")])
+        dup = counts.filter(pc.greater(counts.column("id_count"), 1)).column("id")[0].as_py()
+        raise MedmatError(f"{source}: duplicate record_id {dup!r}; record ids must be unique")
+
+
+def iter_items(
+    records_table: pa.Table,
+    *,
+    seed: int = 0,
+    templates: TemplateSet | str | Path | Mapping | None = None,
+    batch_size: int = DEFAULT_BATCH,
+) -> Iterator[QAItem]:
+    """QA items of an in-memory records table, in table order (``id`` = row index).
+
+    Same algorithm and output as :func:`build` without the leakage guard (callers that need
+    it run ``enforce_no_test_in_train`` first); records that yield no item are left out.
+    """
+    if not isinstance(records_table, pa.Table):
+        raise MedmatError(f"records_table: expected a pyarrow.Table, got "
+                          f"{type(records_table).__name__} (read one with read_records_table)")
+    seed = check_seed(seed)
+    _check_batch(batch_size)
+    tset = resolve_templates(templates)
+    _check_columns(records_table.column_names, "records_table", PASS1_COLUMNS + PASS2_COLUMNS)
+    _check_unique_ids(records_table.column("record_id"), "records_table")
+    spaces = scan_label_spaces(
+        records_table.select(PASS1_COLUMNS).to_batches(batch_size), "records_table")
+    return _generate(records_table.select(PASS2_COLUMNS), ItemFactory(spaces, tset, seed),
+                     batch_size)
+
+
+def _generate(table: pa.Table, factory: ItemFactory, batch_size: int) -> Iterator[QAItem]:
+    first = 0
+    for batch in table.to_batches(max_chunksize=batch_size):
+        out = factory.make(batch, np.arange(first, first + batch.num_rows, dtype=np.int64))
+        first += batch.num_rows
+        for row in out.table.to_pylist():
+            yield row_to_item(row)
+
+
+def _check_batch(batch_size: object) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise MedmatError(f"batch_size={batch_size!r}: use a positive integer")
+
+
+def _open(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MedmatError(f"{path}: not a readable Parquet records table ({exc})") from None
+
+
+def _batches(pf: pq.ParquetFile, columns: list[str], batch_size: int, drop: pa.Array | None):
+    """(batch, row ids, rows read) without the dropped records; ids are rows of the table."""
+    first = 0
+    for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+        ids = np.arange(first, first + batch.num_rows, dtype=np.int64)
+        first += batch.num_rows
+        if drop is not None:
+            keep = pc.invert(pc.is_in(batch.column("record_id"), value_set=drop))
+            ids = ids[np.asarray(keep)]
+            batch = batch.filter(keep)
+        yield batch, ids, len(keep) if drop is not None else batch.num_rows
+
+
+def build(
+    records_path: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    templates_file: str | Path | None = None,
+    drop_leaky: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    progress: bool = False,
+) -> dict:
+    """Write ``out_dir``/items.jsonl, items.parquet and summary.json; return the summary."""
+    seed = check_seed(seed)
+    _check_batch(batch_size)
+    tset = load_templates(templates_file)
+    path = _records_path(records_path)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise MedmatError(f"--out {out}: exists and is not a directory; choose a folder")
+    pf = _open(path)
+    _check_columns(pf.schema_arrow.names, str(path), RECORDS_SCHEMA.names)
+    n_records = pf.metadata.num_rows
+    if n_records == 0:
+        raise MedmatError(f"{path}: the records table is empty; nothing to build")
+
+    dropped = check_ids_and_leaks(pf, str(path), drop_leaky, batch_size)
+    drop = pa.array(dropped, type=pa.string()) if dropped else None
+
+    scanner = LabelScanner(str(path))
+    for batch, _, _ in _batches(pf, PASS1_COLUMNS, batch_size, drop):
+        scanner.add(batch)
+    spaces = scanner.finish()
+    factory = ItemFactory(spaces, tset, seed)
+
+    counts: dict[str, dict[str, int]] = {}
+    skipped: list[dict] = []
+    n_items = 0
+    bar = _bar(progress, n_records)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / JSONL_FILE) as jtmp, atomic_path(out / ITEMS_FILE) as ptmp, \
+            open(jtmp, "wb") as jf, pq.ParquetWriter(ptmp, ITEMS_SCHEMA) as pw, \
+            bar as advance:
+        for batch, ids, n_read in _batches(pf, PASS2_COLUMNS, batch_size, drop):
+            res = factory.make(batch, ids)
+            skipped.extend(res.skipped)
+            if res.table.num_rows:
+                pw.write_table(res.table)
+                jf.write(res.jsonl)
+                n_items += res.table.num_rows
+                grouped = res.table.group_by(["subset", "split"]).aggregate([("id", "count")])
+                for row in grouped.to_pylist():
+                    by = counts.setdefault(row["subset"], {})
+                    by[row["split"]] = by.get(row["split"], 0) + row["id_count"]
+            advance(n_read)
+
+    summary = {
+        "medmat_version": _version(),
+        "seed": seed,
+        "records": str(path.resolve()),
+        "image_root": str(path.parent.resolve()),
+        "files": {"jsonl": JSONL_FILE, "parquet": ITEMS_FILE},
+        "n_records": n_records,
+        "n_items": n_items,
+        "counts": counts,
+        "n_options": {s: {str(k): v for k, v in sorted(c.items())}
+                      for s, c in factory.n_options.items()},
+        "letters": factory.letters.summary(),
+        "label_spaces": {s: list(labs) for s, labs in spaces.labels.items()},
+        "templates": {
+            "sources": list(tset.sources),
+            "by_subset": {s: sorted(v) for s, v in factory.template_sources.items()},
+            "texts": _template_texts(tset, factory.template_sources),
+        },
+        "skipped": {"count": len(skipped), "items": skipped[:_LISTED]},
+        "leakage": {"drop_leaky": bool(drop_leaky), "dropped": len(dropped),
+                    "dropped_record_ids": dropped[:_LISTED]},
+        "multi_label_policy": MULTI_LABEL_POLICY,
+        "letter_balance": BALANCE_SCHEME,
+    }
+    write_json(out / SUMMARY_FILE, summary)
+    return summary
+
+
+def _template_texts(tset: TemplateSet, used: dict[str, set[str]]) -> dict[str, list[str]]:
+    texts: dict[str, list[str]] = {}
+    for source in sorted({s for v in used.values() for s in v}):
+        kind, _, name = source.partition(":")
+        raw = {"subset": tset.subsets, "task": tset.tasks}.get(kind, {}).get(name, tset.generic)
+        texts[source] = list(raw)
+    return texts
+
+
+def _bar(progress: bool, total: int):
+    if not progress:
+        return contextlib.nullcontext(lambda n=1: None)
+    from medmat.progress import progress_bar
+
+    return progress_bar("building QA items", total)

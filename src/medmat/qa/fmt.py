@@ -1,0 +1,60 @@
+"""Text formats of an item: the Med-MAT ``Question-choice`` layout and the JSONL line.
+
+JSONL lines must equal ``json.dumps(row, ensure_ascii=False)`` byte for byte, whichever path
+built them. JSON string escaping is character-wise, so escaped pieces can be concatenated; the
+fast path escapes each distinct label / question once and whole columns with one regex scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from medmat.errors import MedmatError
+
+CLOSING = "Answer with the option's letter from the given choices directly."
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# json.dumps(ensure_ascii=False) escapes exactly these characters.
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+
+
+def format_question_choice(question: str, options: Sequence[str]) -> str:
+    """``question``, then one ``A: text`` line per option, then the closing instruction.
+
+    >>> print(format_question_choice("Which organ?", ["Lung", "Liver"]))
+    Which organ?
+    A: Lung
+    B: Liver
+    Answer with the option's letter from the given choices directly.
+    """
+    if isinstance(options, str) or not 1 <= len(options) <= len(LETTERS):
+        raise MedmatError(
+            f"options={options!r}: give a list of 1 to {len(LETTERS)} option texts"
+        )
+    for opt in options:
+        if not isinstance(opt, str) or not opt.strip() or "\n" in opt or "\r" in opt:
+            raise MedmatError(
+                f"option {opt!r}: options must be non-empty single-line strings"
+            )
+    lines = [f"{LETTERS[i]}: {opt}" for i, opt in enumerate(options)]
+    return "\n".join([question, *lines, CLOSING])
+
+
+def json_inner(text: str) -> str:
+    """JSON string escape without the surrounding quotes."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def json_inner_array(arr: pa.Array) -> pa.Array:
+    """:func:`json_inner` over a string array; rows without special characters pass as-is."""
+    arr = arr.fill_null("") if arr.null_count else arr
+    needs = pc.match_substring_regex(arr, _NEEDS_ESCAPE)
+    if not pc.any(needs).as_py():
+        return arr
+    idx = np.flatnonzero(np.asarray(needs))
+    repl = [json_inner(arr[int(i)].as_py()) for i in idx]
+    return pc.replace_with_mask(arr, needs, pa.array(repl, type=arr.type))
