@@ -151,8 +151,16 @@ def validate_records_table(table: pa.Table, source: str = "records") -> None:
 # QA items (one multiple-choice question per image, Med-MAT keys plus our metadata)
 # --------------------------------------------------------------------------------------------
 
-MEDMAT_KEYS = ("id", "caption", "image", "Question", "Answer", "Question-choice",
-               "Answer-choice", "data-no")
+MEDMAT_KEYS = (
+    "id",
+    "caption",
+    "image",
+    "Question",
+    "Answer",
+    "Question-choice",
+    "Answer-choice",
+    "data-no",
+)
 ITEMS_FILE = "items.parquet"
 
 
@@ -191,10 +199,21 @@ class QAItem:
 
 # python field name -> published column name
 ITEM_COLUMN_NAMES = {
-    "id": "id", "caption": "caption", "image": "image", "question": "Question",
-    "answer": "Answer", "question_choice": "Question-choice", "answer_choice": "Answer-choice",
-    "data_no": "data-no", "options": "options", "modality": "modality", "area": "area",
-    "task": "task", "subset": "subset", "split": "split", "record_id": "record_id",
+    "id": "id",
+    "caption": "caption",
+    "image": "image",
+    "question": "Question",
+    "answer": "Answer",
+    "question_choice": "Question-choice",
+    "answer_choice": "Answer-choice",
+    "data_no": "data-no",
+    "options": "options",
+    "modality": "modality",
+    "area": "area",
+    "task": "task",
+    "subset": "subset",
+    "split": "split",
+    "record_id": "record_id",
     "template": "template",
 }
 
@@ -242,7 +261,9 @@ def items_path(path: str | Path) -> Path:
     if path.is_dir():
         path = path / ITEMS_FILE
     if not path.exists():
-        raise MedmatError(f"{path}: QA items not found. Build them with `medmat build RECORDS --out DIR`.")
+        raise MedmatError(
+            f"{path}: QA items not found. Build them with `medmat build RECORDS --out DIR`."
+        )
     return path
 
 

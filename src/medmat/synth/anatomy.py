@@ -64,10 +64,14 @@ def _bones(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
     tilt = rng.uniform(-0.1, 0.1)
     cv.paint(cv.ellipse(0, 0, 0.7, 1.1, tilt), SOFT)
     gap = 0.06 + rng.uniform(0, 0.03)
-    femur = cv.ellipse(0, -0.55, 0.3, 0.55 - gap, tilt) | cv.ellipse(0, -0.12 - gap, 0.42, 0.16, tilt)
+    femur = cv.ellipse(0, -0.55, 0.3, 0.55 - gap, tilt) | cv.ellipse(
+        0, -0.12 - gap, 0.42, 0.16, tilt
+    )
     tibia = cv.ellipse(0, 0.55, 0.27, 0.55 - gap, tilt) | cv.ellipse(0, 0.14 + gap, 0.4, 0.14, tilt)
     cv.paint(femur | tibia, DENSE)
-    cv.paint(cv.ellipse(0, -0.6, 0.12, 0.4, tilt) | cv.ellipse(0, 0.6, 0.1, 0.4, tilt), ORGAN)  # marrow
+    cv.paint(
+        cv.ellipse(0, -0.6, 0.12, 0.4, tilt) | cv.ellipse(0, 0.6, 0.1, 0.4, tilt), ORGAN
+    )  # marrow
     # findings sit in soft tissue and marrow, where they contrast in every modality
     return cv.ellipse(0, 0, 0.62, 0.95, tilt) & (cv.classes != DENSE)
 

@@ -54,15 +54,22 @@ class BuiltinScorer(nn.Module):
         w = cfg.width
 
         def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                    nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
 
         # Two coordinate channels (CoordConv) let translation-invariant features still tell left
         # from right; global max+mean pooling makes a lesion detector learned in one anatomy fire
         # wherever the lesion sits in another, which recombination needs.
         self.cnn = nn.Sequential(
-            *block(5, w), nn.MaxPool2d(2), *block(w, 2 * w), nn.MaxPool2d(2),
-            *block(2 * w, 2 * w), *block(2 * w, 2 * w),
+            *block(5, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            nn.MaxPool2d(2),
+            *block(2 * w, 2 * w),
+            *block(2 * w, 2 * w),
         )
         axis = torch.linspace(-1.0, 1.0, cfg.image_size)
         yy, xx = torch.meshgrid(axis, axis, indexing="ij")
@@ -70,7 +77,8 @@ class BuiltinScorer(nn.Module):
         self.img_proj = nn.Sequential(nn.Linear(4 * w, cfg.hidden), nn.ReLU(inplace=True))
         self.words = nn.EmbeddingBag(cfg.text_buckets, cfg.text_dim, mode="mean")
         self.fuse = nn.Sequential(
-            nn.Linear(cfg.hidden + cfg.text_dim, cfg.hidden), nn.ReLU(inplace=True),
+            nn.Linear(cfg.hidden + cfg.text_dim, cfg.hidden),
+            nn.ReLU(inplace=True),
             nn.Linear(cfg.hidden, cfg.hidden),
         )
         self.opt_proj = nn.Linear(cfg.text_dim, cfg.hidden)

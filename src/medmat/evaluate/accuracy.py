@@ -1,0 +1,111 @@
+"""Accuracy with a Wilson score interval, and mean ± sd over seeds.
+
+Wilson rather than the normal ("Wald") interval because target subsets can be small and
+accuracies near 0 or 1, where Wald collapses to zero width or leaves [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from scipy.stats import norm
+
+from medmat.errors import MedmatError
+from medmat.evaluate._checks import check_confidence, check_finite, check_predictions
+from medmat.records import Prediction
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95, *,
+                    what: str = "accuracy") -> tuple[float, float]:
+    """Wilson score interval for ``k`` successes out of ``n`` trials.
+
+    ``center = (k + z²/2) / (n + z²)``, ``half = z / (n + z²) * sqrt(k(n-k)/n + z²/4)``,
+    with ``z`` the two-sided normal quantile of ``confidence`` (1.959964 for 0.95).
+    ``n == 0`` raises: an arm with no test items has no accuracy, and (0, 1) would hide that.
+    ``what`` names the arm/target in that message.
+    """
+    confidence = check_confidence(confidence)
+    try:
+        if isinstance(k, bool) or isinstance(n, bool):
+            raise TypeError
+        k, n = operator.index(k), operator.index(n)
+    except TypeError:
+        raise MedmatError(f"{what}: k={k!r}, n={n!r} must be integer counts") from None
+    if n == 0:
+        raise MedmatError(f"{what}: no test items (n=0), so there is no accuracy to report; "
+                          "check that the target has test items")
+    if n < 0 or not 0 <= k <= n:
+        raise MedmatError(f"{what}: need 0 <= k <= n, got k={k}, n={n}")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    z2 = z * z
+    center = (k + z2 / 2) / (n + z2)
+    half = z / (n + z2) * math.sqrt(k * (n - k) / n + z2 / 4)
+    # At k=0 / k=n the bound is exactly 0 / 1 algebraically; pin it so rounding noise
+    # (1e-17) never shows up in reports.
+    low = 0.0 if k == 0 else max(0.0, center - half)
+    high = 1.0 if k == n else min(1.0, center + half)
+    return (low, high)
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """Accuracy of one arm on one target.
+
+    ``ci95`` is the Wilson interval at ``confidence`` (0.95 unless asked otherwise).
+    ``no_answer`` items (``predicted is None``) are counted in ``n`` and scored wrong.
+    ``chance`` is the mean of 1/n_options: the accuracy of uniform random guessing.
+    """
+
+    accuracy: float
+    ci95: tuple[float, float]
+    n: int
+    n_correct: int
+    no_answer: int
+    chance: float
+    confidence: float = 0.95
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ci95"] = list(self.ci95)
+        return d
+
+
+def accuracy(preds: Sequence[Prediction], *, confidence: float = 0.95,
+             what: str = "predictions") -> AccuracyResult:
+    """Accuracy, Wilson interval, no-answer count and chance level of ``preds``.
+
+    An empty list raises MedmatError ("no test items"), naming ``what``.
+    """
+    confidence = check_confidence(confidence)
+    check_predictions(preds, what)
+    n = len(preds)
+    n_correct = sum(1 for p in preds if p.correct)
+    return AccuracyResult(
+        accuracy=n_correct / n,
+        ci95=wilson_interval(n_correct, n, confidence, what=what),
+        n=n,
+        n_correct=n_correct,
+        no_answer=sum(1 for p in preds if p.predicted is None),
+        chance=math.fsum(1.0 / p.n_options for p in preds) / n,
+        confidence=confidence,
+    )
+
+
+def seed_summary(values: Sequence[float]) -> dict:
+    """Mean ± sample sd (ddof=1) of one metric over seeds, with n, min and max.
+
+    A single value gives sd 0.0 (no spread observed) rather than NaN, so tables stay numeric;
+    ``n`` says how much the sd is worth.
+    """
+    arr = check_finite(values, "seed_summary")
+    if arr.size == 0:
+        raise MedmatError("seed_summary: no values; give one value per seed")
+    mean = math.fsum(arr.tolist()) / arr.size
+    sd = 0.0 if arr.size == 1 else math.sqrt(
+        math.fsum((v - mean) ** 2 for v in arr.tolist()) / (arr.size - 1)
+    )
+    return {"mean": mean, "sd": sd, "n": int(arr.size),
+            "min": float(arr.min()), "max": float(arr.max())}

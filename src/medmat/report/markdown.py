@@ -1,0 +1,166 @@
+"""report.md: design, run facts, gain verdicts, per-target tables, answer-quality notes, plots."""
+
+from __future__ import annotations
+
+import json
+
+from medmat.report.bias import DEFAULT_THRESHOLD, describe_gap, letter_gap
+from medmat.report.schema import Report, Target
+from medmat.report.tables import (
+    VERDICT_GAIN,
+    VERDICT_NEGATIVE,
+    arm_table_md,
+    contrasts_table_md,
+    gains_table_md,
+    pct,
+    target_label,
+    verdict,
+)
+
+ACCURACY_PNG = "accuracy.png"
+LATTICE_PNG = "lattice.png"
+
+DESIGN = (
+    "Each target is a MAT combination (modality, anatomical area, task) that no arm except "
+    "`target_trained` ever trains on; every arm is scored on the same test items of the target. "
+    "**related** trains on subsets that together cover the target's modality, area and task but "
+    "never the target combination itself. **unrelated** trains on the same amount of data drawn "
+    "from subsets that share no element (no modality, no area, no task) with the target. "
+    "**target_trained** trains on the target's own training split: an upper bound. "
+    "**untrained** is the model before any training: the chance baseline. Other arms, when "
+    "present, are ablations named by the experiment config. Compositional generalization (CG) "
+    "shows as related beating unrelated; the gain's 95% CI decides the verdict: "
+    '"CG gain" when it lies wholly above 0, "negative" when wholly below 0, "no evidence" when '
+    "it includes 0."
+)
+
+
+def _data_line(report: Report) -> str:
+    lab = report.lab
+    if lab is None:
+        return "Data: a real records table (not the synthetic lab)."
+    facts = ", ".join(f"{k} {lab[k]}" for k in ("seed", "size") if k in lab)
+    facts = f" ({facts})" if facts else ""
+    if report.is_null:
+        return (
+            f"Data: the synthetic MAT lab in **null mode**{facts}, the negative control: every "
+            "MAT combination draws its own, unshared finding appearances, so nothing learned on "
+            "the related subsets can carry over to the target."
+        )
+    return (
+        f"Data: the synthetic MAT lab{facts}: each finding looks the same in every modality "
+        "and area, so elements learned in one combination can transfer to another."
+    )
+
+
+NULL_BANNER = (
+    "> **Negative control (null lab).** In this world related training carries nothing the "
+    "target can use, so the expected result is *no* CG gain: every related − unrelated 95% CI "
+    "should include 0 (about 1 target in 20 may miss by chance). A clear gain here means "
+    "leakage or a bug, not compositional generalization."
+)
+
+
+def _expectation(report: Report) -> list[str]:
+    """Paragraphs after the gains table: the count of gains and what was expected."""
+    verdicts = [verdict(t.gain.ci95) for t in report.targets if t.gain is not None]
+    gains = verdicts.count(VERDICT_GAIN)
+    negatives = verdicts.count(VERDICT_NEGATIVE)
+    line = f"CG gain on {gains} of {len(verdicts)} targets"
+    line += f"; negative difference on {negatives}." if negatives else "."
+    out = [line, ""]
+    if report.is_null:
+        out += ["Expected in the null lab: no CG gain on any target.", ""]
+        if gains:
+            out += [
+                "**Warning:** CG gain in the negative control. Check for leakage between the "
+                "training and test data and for bugs in the arm construction before trusting "
+                "the gains of the non-null lab.",
+                "",
+            ]
+    elif report.lab is not None:
+        out += ["Expected in this (non-null) lab: related above unrelated on most targets.", ""]
+    return out
+
+
+def _target_section(t: Target) -> list[str]:
+    out = [f"### {target_label(t)} (`{t.cell.subset}`)", ""]
+    facts = [f"{max(a.n for a in t.arms)} test items"]
+    if t.chance is not None:
+        facts.append(f"chance {pct(t.chance)}")
+    out += [", ".join(facts) + ".", ""]
+    out.append(arm_table_md(t))
+    contrasts = contrasts_table_md(t)
+    if contrasts:
+        out += ["Other contrasts:", "", contrasts]
+    return out
+
+
+def _quality_notes(report: Report, threshold: float) -> list[str]:
+    flagged, unread, no_answer = [], [], []
+    for t in report.targets:
+        for arm in t.arms:
+            where = f"{target_label(t)}, arm `{arm.name}`"
+            if arm.letter_bias is not None:
+                gap = letter_gap(arm.letter_bias)
+                if gap is None:
+                    unread.append(where)
+                elif gap.gap > threshold + 1e-9:  # 0.15000000000000002 is not "more"
+                    flagged.append(f"- {where}: {describe_gap(gap)}.")
+            if arm.no_answer:
+                no_answer.append(
+                    f"- {where}: {arm.no_answer} of {arm.n} answers had no option letter "
+                    "(scored as wrong)."
+                )
+    out = []
+    limit = f"{100 * threshold:.0f} points"
+    if flagged:
+        out += [
+            f"Arms whose predicted letter shares differ from the gold shares by more than {limit} "
+            "(a letter preference: part of the accuracy may come from guessing one letter):",
+            "",
+            *flagged,
+        ]
+    else:
+        out.append(f"No arm's predicted letter shares differ from the gold shares by more than "
+                   f"{limit}.")  # fmt: skip
+    if unread:
+        out += ["", "Letter bias not in a form this report reads: " + "; ".join(unread) + "."]
+    out += ["", *no_answer] if no_answer else ["", "Every answer named an option letter."]
+    return out
+
+
+def build_markdown(report: Report, letter_bias_threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The full text of report.md (deterministic: depends on ``report`` only)."""
+    title = "# medmat compositional-generalization experiment"
+    if report.is_null:
+        title += " (negative control)"
+    out = [title, ""]
+    if report.is_null:
+        out += [NULL_BANNER, ""]
+    out += ["## Design", "", DESIGN, "", "## Run", ""]
+    out.append(f"- {_data_line(report)}")
+    if report.backend:
+        out.append(f"- Backend: `{report.backend}`.")
+    if report.seeds:
+        label = "Seed" if len(report.seeds) == 1 else "Seeds"
+        out.append(f"- {label}: {', '.join(str(s) for s in report.seeds)}.")
+    if report.wall_seconds is not None:
+        out.append(f"- Wall time: finished in {report.wall_seconds:.1f} s.")
+    out.append(f"- Targets: {len(report.targets)}; arms: "
+               f"{', '.join(f'`{a}`' for a in report.arm_names)}.")  # fmt: skip
+    out += ["", "## Summary: related − unrelated", "", gains_table_md(report)]
+    out += _expectation(report)
+    out += [f"![accuracy per arm and target]({ACCURACY_PNG})", "", "## Targets", ""]
+    for t in report.targets:
+        out += _target_section(t)
+    out += ["## Answer quality", "", *_quality_notes(report, letter_bias_threshold), ""]
+    out += ["## Lattice", "",
+            "Target cell (red border, star), related training cells (green), unrelated training "
+            "cells (blue), other available subsets (grey); slot text is the task code.", "",
+            f"![MAT lattice per target]({LATTICE_PNG})", ""]  # fmt: skip
+    if report.config:
+        config = json.dumps(report.config, indent=2, sort_keys=True, ensure_ascii=False,
+                            default=str)  # fmt: skip
+        out += ["## Configuration", "", "```json", config, "```", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
