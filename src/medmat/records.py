@@ -30,7 +30,8 @@ class ImageRecord:
 
     ``image`` is a POSIX path relative to the dataset root (the folder holding records.parquet).
     ``labels`` has one entry for single-label tasks and one or more for multi-label tasks.
-    ``pixel_sha1`` is the SHA-1 of the decoded pixels (mode + size + bytes) and ``phash`` a 64-bit
+    ``pixel_sha1`` is the SHA-1 of the decoded pixels converted to RGB (the one convention every
+    producer follows, so tables from synth and ingest compare) and ``phash`` a 64-bit
     perceptual hash (signed int64 view); both feed the leakage guard and may be None if unknown.
     """
 

@@ -94,6 +94,15 @@ def paint_finding(
     """Paint one finding into ``cv`` inside ``region`` (the organ mask)."""
     if app.kind == "none":
         return
+    before = cv.classes.copy()
+    _paint_kind(cv, region, app, rng)
+    if np.array_equal(before, cv.classes):
+        # Clipping to the organ can erase a small finding; a labelled finding must be visible.
+        cx, cy = _centre(cv, region, app.side, rng)
+        cv.paint(cv.ellipse(cx, cy, 0.12, 0.12), app.tissue)
+
+
+def _paint_kind(cv: Canvas, region: np.ndarray, app: Appearance, rng: np.random.Generator) -> None:
     # Keep findings away from the border so that blur/sector masks never erase them.
     inner = region & (np.abs(cv.x) < 0.75) & (np.abs(cv.y) < 0.75)
     region = inner if inner.any() else region

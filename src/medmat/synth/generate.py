@@ -1,14 +1,15 @@
 """Generate a lab on disk: PNG images, ``records.parquet``, ``lab.json`` and a contact sheet.
 
 Work is split into chunks of (cell, split, index range) rendered in worker processes; each image
-is written atomically and an existing file is kept (incremental: rerunning with a bigger ``n``
-adds images). The records table is written last, atomically, so a killed run leaves no table.
+is written atomically and an existing file with the same bytes is left untouched (incremental:
+rerunning with a bigger ``n`` adds images; a stale file from an older renderer is replaced, so the
+records' ``pixel_sha1`` always describes the file on disk). The records table is written last,
+atomically, so a killed run leaves no table.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -19,13 +20,14 @@ from PIL import Image, ImageDraw
 
 from medmat.errors import MedmatError
 from medmat.imaging import phash, pixel_sha1
-from medmat.io import write_bytes, write_json
+from medmat.io import read_json, write_bytes, write_json
 from medmat.progress import progress_bar
 from medmat.records import ImageRecord, write_records
 from medmat.synth.lab import LabConfig, render_item
 from medmat.synth.spec import AREAS, MODALITIES, Cell
 
 CHUNK = 256
+SPLIT_ORDER = ("train", "val", "test")
 
 
 def image_relpath(cell: Cell, split: str, index: int) -> str:
@@ -47,7 +49,7 @@ def _render_chunk(args: tuple) -> list[ImageRecord]:
         rel = image_relpath(cell, split, index)
         data, img = _encode_png(arr)
         dest = Path(root) / rel
-        if not dest.exists():
+        if not _holds(dest, data):
             write_bytes(dest, data)
         out.append(
             ImageRecord(
@@ -61,11 +63,28 @@ def _render_chunk(args: tuple) -> list[ImageRecord]:
                 split=split,
                 source=f"synthetic-lab{'-null' if cfg.null else ''}",
                 multi_label=False,
-                pixel_sha1=pixel_sha1(img),
+                pixel_sha1=pixel_sha1(img.convert("RGB")),  # RGB: the convention of every stage
                 phash=phash(img),
             )
         )
     return out
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """True when ``path`` already has exactly ``data`` (PNG encoding is deterministic)."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
+def default_workers() -> int:
+    """CPUs this process may run on (not the machine's total), at most 8."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
 
 
 def generate_lab(
@@ -81,18 +100,25 @@ def generate_lab(
 ) -> Path:
     """Render ``cells`` into ``out`` and return the records table path."""
     if not cells:
-        raise MedmatError("the lattice is empty: give at least one cell (e.g. --cells xray-lung-lesion)")
+        raise MedmatError(
+            "the lattice is empty: give at least one cell (e.g. --cells xray-lung-lesion)"
+        )
     if min(n_train, n_val, n_test) < 0 or n_train + n_val + n_test == 0:
         raise MedmatError("image counts must be >= 0 and not all zero (--n-train/--n-val/--n-test)")
     if cfg.size < 16 or cfg.size > 512:
         raise MedmatError(f"--size {cfg.size}: choose an image size between 16 and 512 pixels")
+    if workers is not None and workers < 1:
+        raise MedmatError(f"--workers {workers}: use at least 1 worker process")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MedmatError(f"--out {out}: exists and is not a folder; choose a folder path")
     manifest = out / "lab.json"
     if manifest.exists():
-        old = json.loads(manifest.read_text())
-        if old.get("config") != asdict(cfg):
+        old = read_json(manifest)
+        if not isinstance(old, dict) or old.get("config") != asdict(cfg):
             raise MedmatError(
-                f"{out} holds a lab made with {old.get('config')}, not {asdict(cfg)}; "
+                f"{out} holds a lab made with "
+                f"{old.get('config') if isinstance(old, dict) else old}, not {asdict(cfg)}; "
                 "choose another --out folder or delete it"
             )
     cells = sorted(set(cells))
@@ -102,31 +128,45 @@ def generate_lab(
             for start in range(0, n, CHUNK):
                 jobs.append((str(out), cell, split, start, min(n, start + CHUNK), cfg))
     total = len(cells) * (n_train + n_val + n_test)
-    workers = workers or min(os.cpu_count() or 1, 8)
+    workers = min(workers or default_workers(), len(jobs))  # no idle processes for tiny labs
     records: list[ImageRecord] = []
-    with progress_bar("synth: rendering images", total) as advance:
-        if workers == 1:
+    if workers == 1:
+        with progress_bar("synth: rendering images", total) as advance:
             for job in jobs:
                 records.extend(_render_chunk(job))
                 advance(job[4] - job[3])
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for job, chunk in zip(jobs, pool.map(_render_chunk, jobs), strict=True):
-                    records.extend(chunk)
-                    advance(job[4] - job[3])
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            # Submitting first forks every worker before the progress bar starts its refresh
+            # thread (forking a process that has running threads can deadlock the children).
+            futures = [pool.submit(_render_chunk, job) for job in jobs]
+            try:
+                with progress_bar("synth: rendering images", total) as advance:
+                    for job, future in zip(jobs, futures, strict=True):  # in order: deterministic
+                        records.extend(future.result())
+                        advance(job[4] - job[3])
+            except BaseException:
+                for future in futures:  # do not wait for the rest of a failed run
+                    future.cancel()
+                raise
     path = write_records(out, records)
     write_json(manifest, {
         "config": asdict(cfg),
-        "cells": [c.subset for c in cells],
+        "cells": sorted(c.subset for c in cells),  # sorted ids: easy to compare
         "counts": {"train": n_train, "val": n_val, "test": n_test},
         "n_images": len(records),
     })
     if contact_sheet:
-        write_contact_sheet(out / "contact_sheet.png", cells, cfg)
+        # show items that are in the lab: the first split that has any
+        counts = {"train": n_train, "val": n_val, "test": n_test}
+        split = next(s for s in SPLIT_ORDER if counts[s] > 0)
+        write_contact_sheet(out / "contact_sheet.png", cells, cfg,
+                            per_cell=min(4, counts[split]), split=split)
     return path
 
 
-def write_contact_sheet(dest: Path, cells: list[Cell], cfg: LabConfig, per_cell: int = 4) -> Path:
+def write_contact_sheet(dest: Path, cells: list[Cell], cfg: LabConfig, per_cell: int = 4,
+                        split: str = "train") -> Path:
     """One row per modality, one block per area: ``per_cell`` examples of a present cell."""
     by_ma: dict[tuple[str, str], Cell] = {}
     for cell in sorted(cells):
@@ -149,7 +189,7 @@ def write_contact_sheet(dest: Path, cells: list[Cell], cfg: LabConfig, per_cell:
                 continue
             x = side + j * (per_cell * s + pad)
             for k in range(per_cell):
-                arr, label = render_item(cell, "train", k, cfg)
+                arr, label = render_item(cell, split, k, cfg)
                 sheet.paste(Image.fromarray(arr).convert("RGB"), (x + k * s, y))
             draw.text((x, y + s), cell.task, fill="grey")
     buf = io.BytesIO()

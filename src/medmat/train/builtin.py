@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -57,6 +58,15 @@ def _fingerprint(items: Sequence[QAItem], seed: int, extra: dict) -> str:
     for it in items:
         h.update(f"{it.id}|{it.image}|{it.answer_choice}|{'|'.join(it.options)}\n".encode())
     return h.hexdigest()[:16]
+
+
+def _argmax_fair(probs: torch.Tensor, item_id: int) -> int:
+    """Best option; exact ties (e.g. options the model has never read) are broken by a per-item
+    seeded draw, so an uninformed model scores chance instead of always answering "A"."""
+    best = torch.nonzero(probs >= probs.max() - 1e-7).flatten().tolist()
+    if len(best) == 1:
+        return best[0]
+    return best[random.Random(item_id).randrange(len(best))]
 
 
 class _Batch:
@@ -244,17 +254,17 @@ class BuiltinBackend:
             for lo in range(0, len(data), 512):
                 idx = torch.arange(lo, min(len(data), lo + 512))
                 probs = torch.softmax(model(*data.inputs(idx)), dim=1)
-                best = probs.argmax(dim=1)
                 for j, i in enumerate(idx.tolist()):
                     it = items[i]
                     k = len(it.options)
+                    p = probs[j, :k]
                     preds.append(
                         Prediction(
                             item_id=it.id,
                             answer=it.answer_choice,
-                            predicted=LETTERS[int(best[j])],
+                            predicted=LETTERS[_argmax_fair(p, it.id)],
                             n_options=k,
-                            scores=tuple(float(p) for p in probs[j, :k]),
+                            scores=tuple(float(x) for x in p),
                         )
                     )
                 if progress:

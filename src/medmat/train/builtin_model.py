@@ -82,6 +82,10 @@ class BuiltinScorer(nn.Module):
             nn.Linear(cfg.hidden, cfg.hidden),
         )
         self.opt_proj = nn.Linear(cfg.text_dim, cfg.hidden)
+        # Word vectors start at zero: a word never seen in training then carries no information
+        # (all unseen options tie) instead of a random preference that can land above or below
+        # chance by luck. Seen words move away from zero through opt_proj's gradient.
+        nn.init.zeros_(self.words.weight)
 
     def forward(
         self,

@@ -1,0 +1,64 @@
+"""LLaMA-Factory: sharegpt-style JSON (``messages`` + ``images``) and its dataset_info.json entry.
+
+One ``<image>`` placeholder per image, in order, at the start of the user turn. Image paths are
+relative to LLaMA-Factory's ``media_dir`` (default: the dataset dir, i.e. the export folder when
+images are copied, or the records' image root when they are referenced).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medmat.export.common import IMAGES_DIR, ExportInput, ImageFile, dataset_name
+
+IMAGE_TOKEN = "<image>"
+
+
+def dataset_info_entry(file_name: str) -> dict:
+    """The registration LLaMA-Factory expects for a multimodal sharegpt file."""
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "images": "images"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+        },
+    }
+
+
+def to_sharegpt(row: dict, image_path: str) -> dict:
+    return {
+        "messages": [
+            {"role": "user", "content": IMAGE_TOKEN + row["Question-choice"]},
+            {"role": "assistant", "content": row["Answer-choice"]},
+        ],
+        "images": [image_path],
+    }
+
+
+def write_llamafactory(
+    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str, copied: bool
+) -> list[str]:
+    info = {}
+    for split in inp.splits:
+        ds = dataset_name(name, split, len(inp.splits))
+        rows = [
+            to_sharegpt(r, f"{IMAGES_DIR}/{images[r['image']].rel}" if copied
+                        else images[r["image"]].rel)
+            for r in inp.rows(split)
+        ]
+        (stage / f"{ds}.json").write_text(
+            json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        info[ds] = dataset_info_entry(f"{ds}.json")
+    (stage / "dataset_info.json").write_text(
+        json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    notes = [f"LLaMA-Factory: dataset_dir: <export folder>; dataset: {', '.join(info)}"]
+    if not copied:
+        notes.append(f"images are referenced, not copied: set media_dir: {inp.image_root}")
+    return notes

@@ -1,0 +1,54 @@
+"""Med-MAT JSON: the published item format, one file per split.
+
+Each file is a JSON list of objects with exactly the eight published keys, in the published
+order: ``id``, ``caption``, ``image``, ``Question``, ``Answer``, ``Question-choice``,
+``Answer-choice``, ``data-no``. Files are named like the upstream ones
+(``Subset--01-train.json``): ``{NAME}--{split}.json``, or with ``by_subset`` one file per subset
+and split, ``Subset--{subset}-{split}.json`` (the upstream Aggregated_Subsets layout, which
+``medmat ingest DIR --format medmat-json`` reads back for two-digit catalog subsets). ``image``
+is relative to the data root: the export folder (images copied under ``images/``) or the
+records' image root (referenced).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medmat.export.common import IMAGES_DIR, ExportInput, ImageFile, check_name
+from medmat.records import MEDMAT_KEYS
+
+
+def to_medmat(row: dict, image_path: str) -> dict:
+    out = {key: row[key] for key in MEDMAT_KEYS}
+    out["id"] = int(out["id"])
+    out["data-no"] = str(out["data-no"])
+    out["image"] = image_path
+    return out
+
+
+def write_medmat_json(
+    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str, copied: bool,
+    by_subset: bool = False,
+) -> list[str]:
+    for split in inp.splits:
+        rows = inp.rows(split)
+        if by_subset:
+            groups: dict[str, list[dict]] = {}
+            for r in rows:
+                groups.setdefault(r["subset"], []).append(r)
+            files = {f"Subset--{check_name(sub)}-{split}.json": rs
+                     for sub, rs in sorted(groups.items())}
+        else:
+            files = {f"{name}--{split}.json": rows}
+        for file_name, rs in files.items():
+            out = [
+                to_medmat(r, f"{IMAGES_DIR}/{images[r['image']].rel}" if copied
+                          else images[r["image"]].rel)
+                for r in rs
+            ]
+            (stage / file_name).write_text(
+                json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+    root = "the export folder" if copied else str(inp.image_root)
+    return [f"Med-MAT JSON: image paths are relative to {root}"]
