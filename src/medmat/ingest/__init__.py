@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import fields
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from medmat.errors import MedmatError
 from medmat.ingest.mat import canonical_mat, default_subset
@@ -122,7 +122,7 @@ def _report(fmt: str, path: Path, opts: IngestOptions, result: SourceResult,
         "format": fmt,
         "input": str(path),
         "source": result.source_name,
-        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
+        "options": {k: _jsonable(v) for k, v in options.items()},
         "counts": {
             "rows": n_rows,
             "records": len(records),
@@ -172,6 +172,13 @@ def _records(accepted: list[Accepted], splits: list[str]) -> list[ImageRecord]:
         )
         for a, split in zip(accepted, splits, strict=True)
     ]
+
+
+def _jsonable(value: object) -> object:
+    """Options as JSON: tuples become lists, paths strings (the Python API accepts Path)."""
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return str(value) if isinstance(value, PurePath) else value
 
 
 def ingest(path: str | Path, fmt: str, out: str | Path,
