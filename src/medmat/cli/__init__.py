@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leakage": ("medmat.cli.leakage_cmd", "Find exact / near duplicate images across splits."),
     "export": ("medmat.cli.export_cmd", "Export items: LLaMA-Factory, HF datasets, VLMEvalKit..."),
     "experiment": ("medmat.cli.experiment_cmd", "Plan and run CG experiments from a YAML config."),
+    "report": ("medmat.cli.report_cmd", "Redraw report.md and plots from a metrics.json."),
     "quickstart": (
         "medmat.cli.quickstart_cmd",
         "Main job: synthetic lab -> CG experiment -> report.",
