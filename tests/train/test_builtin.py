@@ -54,10 +54,11 @@ def test_fit_then_score_returns_one_prediction_per_item(lab, tmp_path):
 
 def test_training_learns_the_training_set(lab, tmp_path):
     root, train, _ = lab
-    backend = BuiltinBackend(**{**OPTS, "epochs": 25})
+    backend = BuiltinBackend(**{**OPTS, "epochs": 40, "lr": 5e-3})
     backend.fit(train, root, tmp_path, seed=0)
     acc = sum(p.correct for p in backend.score(train, root)) / len(train)
-    assert acc > 0.6  # chance is ~0.4 (2- and 4-option items): it really fits
+    chance = sum(1 / len(it.options) for it in train) / len(train)  # 2- and 4-option items
+    assert acc > chance + 0.2, (acc, chance)  # it really fits
 
 
 def test_same_seed_same_weights_other_seed_other_weights(lab, tmp_path):

@@ -7,8 +7,10 @@ written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -32,6 +34,23 @@ from medmat.splits import Plan, SubsetInfo, find_target, lattice_from_table, pla
 from medmat.train.backend import make_backend
 
 console = Console(stderr=True)
+
+
+def _distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _main_process_first() -> contextlib.AbstractContextManager:
+    """Under `accelerate launch` the main process prepares data first; the others then reuse it."""
+    if _distributed():
+        from accelerate import PartialState
+
+        return PartialState().main_process_first()
+    return contextlib.nullcontext()
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
 
 
 def prepare_data(cfg: ExperimentConfig, out: Path) -> Path:
@@ -180,7 +199,8 @@ def run_experiment(config: str | Path | dict, out_dir: str | Path) -> dict:
     cfg = load_config(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = prepare_data(cfg, out)
+    with _main_process_first():
+        records = prepare_data(cfg, out)
     rec_table = read_records_table(
         records, columns=["record_id", "subset", "modality", "area", "task", "split", "pixel_sha1"]
     )
@@ -192,7 +212,8 @@ def run_experiment(config: str | Path | dict, out_dir: str | Path) -> dict:
             strict=True,
         )
     )
-    items, image_root = prepare_items(cfg, records, out)
+    with _main_process_first():
+        items, image_root = prepare_items(cfg, records, out)
     by_subset_split: dict[tuple[str, str], list[QAItem]] = {}
     for it in items:
         by_subset_split.setdefault((it.subset, it.split), []).append(it)
@@ -264,10 +285,11 @@ def run_experiment(config: str | Path | dict, out_dir: str | Path) -> dict:
         "targets": targets_out,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    write_json(out / "metrics.json", metrics)
-    from medmat.report import write_report
+    if _is_main_process():  # every process holds the same metrics; one writes them
+        write_json(out / "metrics.json", metrics)
+        from medmat.report import write_report
 
-    write_report(metrics, out)
+        write_report(metrics, out)
     return metrics
 
 
