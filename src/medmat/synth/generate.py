@@ -44,13 +44,14 @@ def _encode_png(arr: np.ndarray) -> tuple[bytes, Image.Image]:
 def _render_chunk(args: tuple) -> list[ImageRecord]:
     root, cell, split, start, stop, cfg = args
     out = []
+    (Path(root) / image_relpath(cell, split, start)).parent.mkdir(parents=True, exist_ok=True)
     for index in range(start, stop):
         arr, label = render_item(cell, split, index, cfg)
         rel = image_relpath(cell, split, index)
         data, img = _encode_png(arr)
         dest = Path(root) / rel
         if not _holds(dest, data):
-            write_bytes(dest, data)
+            _write_image(dest, data)
         out.append(
             ImageRecord(
                 record_id=f"{cell.subset}/{split}/{index:06d}",
@@ -68,6 +69,20 @@ def _render_chunk(args: tuple) -> list[ImageRecord]:
             )
         )
     return out
+
+
+def _write_image(dest: Path, data: bytes) -> None:
+    """Atomic like medmat.io.write_bytes, minus its per-file mkstemp/chmod: at thousands of
+    small PNGs those syscalls cost more than rendering. The temp name is unique per process,
+    and every chunk writes its own files, so no two writers share a temp file."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _holds(path: Path, data: bytes) -> bool:
