@@ -22,9 +22,12 @@ def _enabled() -> bool:
 
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[callable]:
-    """Yield ``advance(n=1)``; draws a bar on a terminal, stays silent when disabled."""
+    """Yield ``advance(n=1, total=None)``; draws a bar, stays silent when disabled.
+
+    ``total`` may be given late (a backend knows its step count only once it starts).
+    """
     if not _enabled():
-        yield lambda n=1: None
+        yield lambda n=1, total=None: None
         return
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -35,4 +38,10 @@ def progress_bar(description: str, total: int | None) -> Iterator[callable]:
         transient=False,
     ) as prog:
         task = prog.add_task(description, total=total)
-        yield lambda n=1: prog.advance(task, n)
+
+        def advance(n: int = 1, total: int | None = None) -> None:
+            if total is not None:
+                prog.update(task, total=total)
+            prog.advance(task, n)
+
+        yield advance

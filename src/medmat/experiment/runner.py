@@ -183,7 +183,7 @@ def run_arm(
             state = {"done": 0}
 
             def progress(done: int, total: int) -> None:
-                advance(done - state["done"])
+                advance(done - state["done"], total=total)
                 state["done"] = done
 
             backend.fit(train, image_root, run_dir / "model", seed=seed, progress=progress)
