@@ -107,7 +107,7 @@ class BuiltinBackend:
         *,
         epochs: int = 10,
         batch_size: int = 128,
-        lr: float = 2e-3,
+        lr: float = 1e-3,
         weight_decay: float = 1e-4,
         image_size: int = 32,
         width: int = 16,
