@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +75,37 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise MedmatError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise MedmatError(f"{path}: not valid JSON ({exc}); fix or regenerate the file") from None
+
+
+@contextlib.contextmanager
+def staged_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``out``; on success it replaces ``out`` at once.
+
+    For outputs that are whole folders (ingest, export): everything is built in the staging
+    folder, then renamed into place, so a failure leaves ``out`` absent or exactly as it was.
+    An existing ``out`` is moved aside first and removed after the swap; callers decide
+    beforehand whether replacing it is allowed.
+    """
+    from medmat.errors import MedmatError
+
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as exc:
+        raise MedmatError(f"--out {out}: cannot create the output folder ({exc})") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes it 0700; outputs are for sharing
+    try:
+        yield stage
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+            os.replace(stage, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise

@@ -8,11 +8,8 @@ library) leaves nothing behind, and an existing export is replaced only with ``o
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,7 +20,7 @@ from PIL import Image
 
 from medmat.errors import MedmatError
 from medmat.imaging import open_image, resolve_under_root
-from medmat.io import read_json
+from medmat.io import read_json, staged_dir
 from medmat.progress import progress_bar
 from medmat.records import ITEMS_FILE, ITEMS_SCHEMA, SPLITS, read_items_table
 
@@ -204,23 +201,8 @@ def staged_output(
             f"--out {shown}: folder exists and is not empty; choose a new folder or pass "
             "--overwrite to replace it"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes it 0700; exports are for sharing
-    try:
+    with staged_dir(out) as stage:
         yield stage
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(stage, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
 
 
 def list_files(root: Path) -> list[str]:

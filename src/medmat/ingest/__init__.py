@@ -20,8 +20,8 @@ from medmat.ingest.model import Candidate, Problem, SourceResult
 from medmat.ingest.options import FORMATS, IngestOptions
 from medmat.ingest.splitting import SplitRow, assign_splits
 from medmat.ingest.validate import Accepted, process
-from medmat.ingest.writer import check_not_inside, check_out_dir, commit, staging_dir
-from medmat.io import write_json
+from medmat.ingest.writer import check_not_inside, check_out_dir
+from medmat.io import staged_dir, write_json
 from medmat.records import ImageRecord, records_to_table, write_records
 
 __all__ = ["FORMATS", "IngestOptions", "REPORT_FILE", "ingest"]
@@ -201,7 +201,7 @@ def ingest(path: str | Path, fmt: str, out: str | Path,
     cands = result.candidates
     _apply_mat(cands, opts, result.source_name)
     allowed = frozenset(opts.labels) if opts.labels else None
-    with staging_dir(out) as staging:
+    with staged_dir(out) as staging:
         accepted, problems = process(cands, staging, allowed)
         if problems and opts.on_error == "fail":
             raise _failure(problems, len(cands), out)
@@ -219,6 +219,6 @@ def ingest(path: str | Path, fmt: str, out: str | Path,
         write_records(staging, records)
         report = _report(fmt, path, opts, result, records, problems, origin, len(cands))
         write_json(staging / REPORT_FILE, report)
-        commit(staging, out, opts.force)
+        check_out_dir(out, opts.force)  # again: something may have appeared while we worked
     return report
 

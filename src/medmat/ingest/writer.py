@@ -1,16 +1,9 @@
-"""All-or-nothing output: build everything in a hidden staging folder, then rename it into place.
-
-The staging folder lives next to ``--out`` (same filesystem, so the final ``os.replace`` is
-atomic); on any failure it is deleted, so a failed ingest leaves ``--out`` exactly as it was.
+"""Checks on ``--out`` made before any work: not a non-empty folder (unless --force), not
+inside the dataset. The all-or-nothing write itself is :func:`medmat.io.staged_dir`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from medmat.errors import MedmatError
@@ -37,32 +30,3 @@ def check_not_inside(out: Path, source: Path) -> None:
         raise MedmatError(
             f"--out {out}: is inside the dataset folder {src}; write the output somewhere else"
         )
-
-
-@contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
-    """Yield an empty hidden folder beside ``out``; removed unless :func:`commit` consumed it."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    except OSError as exc:
-        raise MedmatError(f"--out {out}: cannot create the output folder ({exc})") from None
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def commit(staging: Path, out: Path, force: bool) -> None:
-    """Move the finished staging folder to ``out`` (replacing an old one only with ``force``)."""
-    check_out_dir(out, force)  # again: something may have appeared while we worked
-    old: Path | None = None
-    if out.is_dir():
-        if any(out.iterdir()):
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "previous")
-        else:
-            out.rmdir()
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
