@@ -89,6 +89,26 @@ def test_killed_training_resumes_to_identical_weights(lab, tmp_path):
     assert all(torch.equal(full[k], cut[k]) for k in full)
 
 
+def test_resume_trusts_the_checkpoint_not_the_json_beside_it(lab, tmp_path):
+    """A kill between the weights and checkpoint.json must not replay an epoch."""
+    root, train, _ = lab
+    BuiltinBackend(**OPTS).fit(train, root, tmp_path / "full", seed=0)
+
+    def die(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        BuiltinBackend(**OPTS, on_epoch_end=die).fit(train, root, tmp_path / "cut", seed=0)
+    stale = tmp_path / "cut" / "checkpoint.json"
+    stale.write_text(json.dumps({**json.loads(stale.read_text()), "epoch": 1}))
+    seen = []
+    BuiltinBackend(**OPTS, on_epoch_end=seen.append).fit(train, root, tmp_path / "cut", seed=0)
+    assert seen == [3]
+    full, cut = weights(tmp_path / "full"), weights(tmp_path / "cut")
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
 def test_finished_model_is_not_retrained_and_foreign_one_is_refused(lab, tmp_path):
     root, train, _ = lab
     BuiltinBackend(**OPTS).fit(train, root, tmp_path, seed=0)

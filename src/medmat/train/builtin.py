@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
@@ -207,10 +208,13 @@ class BuiltinBackend:
     def _resume(
         self, work_dir: Path, fp: str, model: BuiltinScorer, opt: torch.optim.Optimizer
     ) -> int:
-        meta_path, ckpt = work_dir / "checkpoint.json", work_dir / "checkpoint.safetensors"
-        if not (meta_path.exists() and ckpt.exists()):
+        ckpt = work_dir / "checkpoint.safetensors"
+        if not ckpt.exists():
             return 0
-        meta = json.loads(meta_path.read_text())
+        # Progress lives in the safetensors header, written in the same atomic rename as the
+        # weights: a kill can never pair epoch-N weights with an epoch-(N-1) counter.
+        with safe_open(str(ckpt), framework="pt") as fh:
+            meta = fh.metadata() or {}
         if meta.get("fingerprint") != fp:
             raise MedmatError(f"{work_dir}: checkpoint belongs to another run; delete the folder")
         tensors = load_file(str(ckpt))
@@ -233,9 +237,8 @@ class BuiltinBackend:
             for key, val in st.items():
                 tensors[f"optim.{i}.{key}"] = val.detach().clone().contiguous()
         with atomic_path(work_dir / "checkpoint.safetensors") as tmp:
-            save_file(tensors, str(tmp))
-        # The JSON is written after the weights: a kill between the two leaves the previous
-        # epoch's JSON, whose epoch count is then re-run (same shuffle, same result).
+            save_file(tensors, str(tmp), metadata={"epoch": str(epoch), "fingerprint": fp})
+        # for people and tools only; resuming trusts the safetensors header above
         write_json(work_dir / "checkpoint.json", {"epoch": epoch, "fingerprint": fp})
 
     # ------------------------------------------------------------------ scoring
