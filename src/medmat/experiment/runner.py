@@ -299,7 +299,8 @@ def summarise_target(cfg: ExperimentConfig, plan: Plan, arm_preds: dict, dropped
     for arm in plan.arms:
         runs = arm_preds[arm.name]
         pooled = [p for run in runs for p in run]
-        acc = evaluate.accuracy(pooled).to_dict()
+        acc = evaluate.accuracy_over_seeds(runs, n_boot=cfg.bootstrap, seed=cfg.seeds[0])
+        acc = acc.to_dict()
         per_seed = [evaluate.accuracy(run).accuracy for run in runs]
         arms[arm.name] = {
             **acc,
