@@ -41,6 +41,14 @@ def resolve_under_root(root: str | Path, rel: str) -> Path:
     return full
 
 
+def require_nonempty_file(path: Path, what: str = "file") -> None:
+    """Missing and 0-byte files get the same messages from every reader (PNG, DICOM, NIfTI)."""
+    if not path.exists():
+        raise MedmatError(f"{path}: {what} not found")
+    if path.stat().st_size == 0:
+        raise MedmatError(f"{path}: empty file (0 bytes)")
+
+
 def open_image(path: str | Path, mode: str | None = "RGB") -> Image.Image:
     """Open and fully decode an image; convert 16-bit, CMYK, palette and alpha to ``mode``.
 
@@ -48,10 +56,7 @@ def open_image(path: str | Path, mode: str | None = "RGB") -> Image.Image:
     decompression-bomb files.
     """
     path = Path(path)
-    if not path.exists():
-        raise MedmatError(f"{path}: image file not found")
-    if path.stat().st_size == 0:
-        raise MedmatError(f"{path}: empty file (0 bytes)")
+    require_nonempty_file(path, "image file")
     try:
         with warnings.catch_warnings():
             # Pillow warns (not raises) between MAX_IMAGE_PIXELS and 2x that: treat as a bomb too.

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from medmat.errors import MedmatError
+from medmat.imaging import require_nonempty_file
 from medmat.ingest.sources.volumes import check_size, require, to_uint8
 
 
@@ -51,10 +52,7 @@ def read_dicom(path: Path, *, frame: int | None = None,
     pydicom = require("pydicom")
     from pydicom.errors import InvalidDicomError
 
-    if not path.exists():
-        raise MedmatError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise MedmatError(f"{path}: empty file (0 bytes)")
+    require_nonempty_file(path)
     try:
         ds = pydicom.dcmread(path)
     except InvalidDicomError:

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from medmat.errors import MedmatError
+from medmat.imaging import require_nonempty_file
 from medmat.ingest.sources.volumes import check_size, require, to_uint8
 
 PLANE_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
@@ -23,10 +24,7 @@ PLANE_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 def read_nifti(path: Path, *, plane: str = "axial", index: int | None = None,
                window: tuple[float, float] | None = None) -> Image.Image:
     nib = require("nibabel")
-    if not path.exists():
-        raise MedmatError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise MedmatError(f"{path}: empty file (0 bytes)")
+    require_nonempty_file(path)
     try:
         img = nib.as_closest_canonical(nib.load(str(path)))
         shape = img.shape
