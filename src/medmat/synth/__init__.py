@@ -2,14 +2,26 @@
 
 ``image = render_M(anatomy_A carrying finding_T)``; see :mod:`medmat.synth.spec` for what can be
 drawn, :mod:`medmat.synth.lab` for the per-item determinism, :mod:`medmat.synth.generate` for
-writing a lab to disk.
+writing a lab to disk. :func:`general_cells` is the general-domain part (photos of scenes with
+the same findings), mixed into every trained arm rather than planned as CG data.
 """
 
 from medmat.synth.generate import generate_lab, write_contact_sheet
 from medmat.synth.lab import LabConfig, render_item
-from medmat.synth.spec import AREAS, MODALITIES, TASKS, Cell, full_lattice, parse_cell
+from medmat.synth.spec import (
+    AREAS,
+    GENERAL_AREAS,
+    GENERAL_MODALITIES,
+    MODALITIES,
+    TASKS,
+    Cell,
+    full_lattice,
+    general_cells,
+    parse_cell,
+)
 
 __all__ = [
-    "AREAS", "MODALITIES", "TASKS", "Cell", "LabConfig", "full_lattice", "generate_lab",
-    "parse_cell", "render_item", "write_contact_sheet",
+    "AREAS", "GENERAL_AREAS", "GENERAL_MODALITIES", "MODALITIES", "TASKS", "Cell", "LabConfig",
+    "full_lattice", "general_cells", "generate_lab", "parse_cell", "render_item",
+    "write_contact_sheet",
 ]

@@ -100,12 +100,34 @@ def _kidney(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
     return organ
 
 
+def _scene(cv: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """An everyday outdoor scene (general domain): sky, clouds, ground, hills.
+
+    Class roles differ from the body: BACKGROUND is sky, AIRSPACE clouds, SOFT ground, ORGAN
+    hills. Nothing in the scene is round and solid (no sun), so no background object passes
+    for a finding. Findings may sit anywhere: they are objects in front of the scene.
+    """
+    horizon = rng.uniform(-0.2, 0.3)
+    wave = 0.05 * np.sin(rng.uniform(2.0, 4.0) * cv.x + rng.uniform(0, 2 * np.pi))
+    for _ in range(int(rng.integers(0, 3))):  # clouds: soft and wide, high in the sky
+        cx, cy = rng.uniform(-0.8, 0.8), rng.uniform(-0.9, horizon - 0.3)
+        cv.paint(cv.ellipse(cx, cy, rng.uniform(0.2, 0.35), rng.uniform(0.1, 0.16)), AIRSPACE)
+    cv.paint(cv.y > horizon + wave, SOFT)
+    for _ in range(int(rng.integers(1, 4))):  # hills rising from the horizon
+        cx = rng.uniform(-1.0, 1.0)
+        cv.paint(
+            cv.ellipse(cx, horizon + 0.1, rng.uniform(0.3, 0.7), rng.uniform(0.12, 0.28)), ORGAN
+        )
+    return np.ones_like(cv.classes, dtype=bool)
+
+
 AREA_PAINTERS = {
     "Lung": _lung,
     "Brain": _brain,
     "Bones": _bones,
     "Breast": _breast,
     "Kidney": _kidney,
+    "Scene": _scene,
 }
 
 

@@ -23,8 +23,8 @@ from medmat.imaging import phash, pixel_sha1
 from medmat.io import read_json, write_bytes, write_json
 from medmat.progress import progress_bar
 from medmat.records import ImageRecord, write_records
-from medmat.synth.lab import LabConfig, render_item
-from medmat.synth.spec import AREAS, MODALITIES, Cell
+from medmat.synth.lab import LabConfig, record_source, render_item
+from medmat.synth.spec import AREAS, GENERAL_AREAS, GENERAL_MODALITIES, MODALITIES, Cell
 
 CHUNK = 256
 SPLIT_ORDER = ("train", "val", "test")
@@ -62,7 +62,7 @@ def _render_chunk(args: tuple) -> list[ImageRecord]:
                 task=cell.task,
                 subset=cell.subset,
                 split=split,
-                source=f"synthetic-lab{'-null' if cfg.null else ''}",
+                source=record_source(cell, cfg),
                 multi_label=False,
                 pixel_sha1=pixel_sha1(img.convert("RGB")),  # RGB: the convention of every stage
                 phash=phash(img),
@@ -186,8 +186,8 @@ def write_contact_sheet(dest: Path, cells: list[Cell], cfg: LabConfig, per_cell:
     by_ma: dict[tuple[str, str], Cell] = {}
     for cell in sorted(cells):
         by_ma.setdefault((cell.modality, cell.area), cell)
-    mods = [m for m in MODALITIES if any(k[0] == m for k in by_ma)]
-    areas = [a for a in AREAS if any(k[1] == a for k in by_ma)]
+    mods = [m for m in (*MODALITIES, *GENERAL_MODALITIES) if any(k[0] == m for k in by_ma)]
+    areas = [a for a in (*AREAS, *GENERAL_AREAS) if any(k[1] == a for k in by_ma)]
     s, pad, head, side = cfg.size, 4, 18, 120
     width = side + len(areas) * (per_cell * s + pad)
     height = head + len(mods) * (s + 14 + pad)

@@ -15,7 +15,7 @@ import numpy as np
 from medmat.synth.anatomy import Canvas, paint_area
 from medmat.synth.findings import DEFAULT_APPEARANCE, Appearance, null_appearance, paint_finding
 from medmat.synth.modalities import render
-from medmat.synth.spec import Cell
+from medmat.synth.spec import GENERAL_MODALITIES, Cell
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,22 @@ class LabConfig:
 
 
 def item_seed(cfg: LabConfig, subset: str, split: str, index: int) -> int:
-    key = f"{cfg.seed}|{int(cfg.null)}|{subset}|{split}|{index}".encode()
+    # The general-domain part is the same world in the default and the null lab (see
+    # `appearances`), so its seed leaves the null flag out: its images are byte-identical in both.
+    general = subset.split("-", 1)[0] in GENERAL_MODALITIES.values()
+    null = "general" if general else int(cfg.null)
+    key = f"{cfg.seed}|{null}|{subset}|{split}|{index}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
+
+
+def record_source(cell: Cell, cfg: LabConfig) -> str:
+    """The records' ``source``: which world drew the image.
+
+    General-domain cells say ``synthetic-lab-general`` in both labs (they are the same images).
+    """
+    if cell.general:
+        return "synthetic-lab-general"
+    return f"synthetic-lab{'-null' if cfg.null else ''}"
 
 
 def item_label(cell: Cell, index: int) -> str:
@@ -39,7 +53,14 @@ def item_label(cell: Cell, index: int) -> str:
 
 @lru_cache(maxsize=1024)
 def appearances(cell: Cell, cfg: LabConfig) -> dict[str, Appearance]:
-    if cfg.null:
+    """What each label looks like in ``cell``.
+
+    The general-domain part keeps the default (generic) looks in the null lab too: the null lab
+    removes what medical MAT combinations share with each other, not the general knowledge a
+    model brings. There its looks match no medical cell (each pair has its own stamps), so
+    general data cannot help a null target beyond teaching the label words.
+    """
+    if cfg.null and not cell.general:
         return null_appearance(cell.modality, cell.area, cell.task, cell.labels, cfg.seed)
     return DEFAULT_APPEARANCE[cell.task]
 

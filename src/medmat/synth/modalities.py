@@ -4,6 +4,8 @@ Each modality has its own contrast (a value or colour per tissue class) and its 
 formation and noise, so a finding's appearance always passes through the modality: a cyst is a
 bright rim in CT, a bright core in MRI (fluid is bright on T2), an anechoic hole with posterior
 enhancement in ultrasound, a dark-red spot on a fundus photo, a pale hole in stained tissue.
+The general-domain "Photo" modality renders everyday scenes in natural colours; there a finding is
+an object of a colour drawn per item, so only its shape says which label it is.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def render(modality: str, classes: np.ndarray, rng: np.random.Generator) -> np.n
         lut = np.asarray(_GREY[modality], dtype=np.float32)
         base = lut[classes]
         return _to_u8(_GREY_FORMATION[modality](base, classes, g, rng))
+    if modality == "Photo":
+        return _to_u8(_photo(classes, g, rng))
     lut = np.asarray(_RGB[modality], dtype=np.float32)
     base = lut[classes]  # HxWx3
     return _to_u8(_RGB_FORMATION[modality](base, classes, g, rng))
@@ -139,6 +143,48 @@ def _microscopy(base, classes, g, rng):
     img = ndimage.gaussian_filter(base, (0.6, 0.6, 0), mode="nearest")
     strength = rng.uniform(0.8, 1.15)
     img = 1.0 - (1.0 - img) * strength
+    return img + rng.normal(0, 0.02, img.shape).astype(np.float32)
+
+
+# general-domain photos: colours drawn per item (a scene has no fixed contrast)
+_SKIES = (  # (top, horizon) colours: clear day, dusk, overcast
+    ((0.3, 0.5, 0.88), (0.68, 0.8, 0.95)),
+    ((0.32, 0.28, 0.52), (0.95, 0.62, 0.38)),
+    ((0.58, 0.6, 0.64), (0.8, 0.81, 0.83)),
+)
+_GROUNDS = ((0.25, 0.5, 0.2), (0.45, 0.5, 0.25), (0.8, 0.7, 0.5), (0.45, 0.32, 0.2))
+_OBJECTS = (  # saturated object colours; one is drawn per item, contrasting with the scene
+    (0.85, 0.12, 0.1), (0.95, 0.5, 0.08), (0.45, 0.12, 0.6), (0.9, 0.2, 0.65),
+    (0.98, 0.88, 0.1), (0.1, 0.15, 0.55), (0.05, 0.05, 0.05),
+)
+
+
+def _photo(classes, g, rng):
+    # Colour photo of a scene: sky gradient, textured ground, soft lighting, lens blur, sensor
+    # noise. The finding's colour is drawn per item, so what identifies a label is its shape
+    # (the generic look of the finding), not a colour.
+    top, low = (np.asarray(c, np.float32) for c in _SKIES[int(rng.integers(len(_SKIES)))])
+    ground = np.asarray(_GROUNDS[int(rng.integers(len(_GROUNDS)))], np.float32)
+    jitter = rng.uniform(-0.05, 0.05, size=(3, 3)).astype(np.float32)
+    top, low, ground = top + jitter[0], low + jitter[1], ground + jitter[2]
+    hills = ground * 0.7
+    scene = np.stack([top, low, ground, hills])
+    # the object colour farthest from every scene colour among a few draws keeps it visible
+    draws = rng.permutation(len(_OBJECTS))[:4]
+    obj = max((np.asarray(_OBJECTS[i], np.float32) for i in draws),
+              key=lambda c: float(np.min(np.linalg.norm(scene - c, axis=1))))
+    # BACKGROUND, SOFT, ORGAN, DENSE, FLUID, AIRSPACE, LESION: dense findings (calcification
+    # dots) take the object colour too, a cyst's fluid core is a pale version of it
+    lut = np.stack([top, ground, hills, obj, 0.5 * obj + 0.5, np.full(3, 0.96, np.float32), obj])
+    base = lut[classes]
+    sky = classes == 0
+    t = np.clip((g["y"] + 1.0) / 1.4, 0.0, 1.0)[..., None]  # 0 at the top, 1 near the horizon
+    base[sky] = (top * (1 - t) + low * t)[sky]
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, classes.shape), 1.5).astype(np.float32)
+    textured = (classes == 1) | (classes == 2)
+    base[textured] *= (1.0 + 0.25 * texture[textured])[:, None]
+    img = ndimage.gaussian_filter(base, (0.6, 0.6, 0), mode="nearest")
+    img = img * rng.uniform(0.85, 1.1) * rng.uniform(0.95, 1.05, size=3).astype(np.float32)
     return img + rng.normal(0, 0.02, img.shape).astype(np.float32)
 
 

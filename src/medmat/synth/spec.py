@@ -7,6 +7,12 @@ the elements it needs for an unseen brain-CT cyst question, and nothing more.
 
 Names are the canonical taxonomy names (medmat.taxonomy), codes are the taxonomy codes; the
 subset id of a lab cell is ``"{modality code}-{area code}-{task code}"``.
+
+Besides the medical lattice the lab has a *general-domain* part: photographs of everyday scenes
+(modality "Photo", area "Scene") carrying the same findings under the same label names. It stands
+for what a real multimodal LLM knows before any medical training (what a "nodule" or a "cyst"
+generically looks like), so it is never a CG target or a related/unrelated source; an experiment
+mixes the same amount of it into every trained arm (:func:`general_cells`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Abnormality": ("abnormal", ("Normal", "Abnormal")),
     "Location": ("location", ("Left side", "Right side")),
 }
-COLOUR_MODALITIES = frozenset({"Fundus photography", "Microscopy"})
+# the general-domain part: a photo of a scene is the only combination (no photo of a lung)
+GENERAL_MODALITIES: dict[str, str] = {"Photo": "photo"}
+GENERAL_AREAS: dict[str, str] = {"Scene": "scene"}
+COLOUR_MODALITIES = frozenset({"Fundus photography", "Microscopy", "Photo"})
 
 
 @dataclass(frozen=True, order=True)
@@ -55,14 +64,29 @@ class Cell:
             (self.area, AREAS, "area"),
             (self.task, TASKS, "task"),
         ):
-            if value not in table:
+            general = GENERAL_MODALITIES if kind == "modality" else GENERAL_AREAS
+            if value not in table and (kind == "task" or value not in general):
                 raise MedmatError(
                     f"the synthetic lab has no {kind} {value!r}; available: {sorted(table)}"
+                    + ("" if kind == "task" else f" (general domain: {sorted(general)})")
                 )
+        if (self.modality in GENERAL_MODALITIES) != (self.area in GENERAL_AREAS):
+            raise MedmatError(
+                f"{self.modality}/{self.area}: the general-domain modality Photo goes only with "
+                "the general-domain area Scene, medical modalities only with medical areas "
+                "(e.g. photo-scene-lesion, xray-lung-lesion)"
+            )
+
+    @property
+    def general(self) -> bool:
+        """True for the general-domain part (photos of scenes), not a medical MAT combination."""
+        return self.modality in GENERAL_MODALITIES
 
     @property
     def subset(self) -> str:
-        return f"{MODALITIES[self.modality]}-{AREAS[self.area]}-{TASKS[self.task][0]}"
+        mod = {**MODALITIES, **GENERAL_MODALITIES}[self.modality]
+        area = {**AREAS, **GENERAL_AREAS}[self.area]
+        return f"{mod}-{area}-{TASKS[self.task][0]}"
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -73,8 +97,8 @@ class Cell:
         parts = subset.split("-")
         if len(parts) != 3:
             raise MedmatError(f"{subset!r} is not a lab subset id (expected modality-area-task)")
-        inv_m = {v: k for k, v in MODALITIES.items()}
-        inv_a = {v: k for k, v in AREAS.items()}
+        inv_m = {v: k for k, v in {**MODALITIES, **GENERAL_MODALITIES}.items()}
+        inv_a = {v: k for k, v in {**AREAS, **GENERAL_AREAS}.items()}
         inv_t = {v[0]: k for k, v in TASKS.items()}
         try:
             return cls(inv_m[parts[0]], inv_a[parts[1]], inv_t[parts[2]])
@@ -86,7 +110,18 @@ class Cell:
 
 
 def full_lattice() -> list[Cell]:
+    """Every medical cell (6 x 5 x 4 = 120); the general-domain part is :func:`general_cells`."""
     return [Cell(m, a, t) for m in MODALITIES for a in AREAS for t in TASKS]
+
+
+def general_cells(tasks: tuple[str, ...] | None = None) -> list[Cell]:
+    """The general-domain cells (photo-scene-*), one per task (default: every task).
+
+    Together they show every label word with the generic look of its finding, as a general
+    four-option VQA set does for a real model.
+    """
+    tasks = tuple(TASKS) if tasks is None else tasks
+    return [Cell(m, a, t) for m in GENERAL_MODALITIES for a in GENERAL_AREAS for t in tasks]
 
 
 def parse_cell(text: str) -> Cell:
