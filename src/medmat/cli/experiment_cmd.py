@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from medmat.errors import MedmatError
-
 
 @click.group(name="experiment")
 def command() -> None:
@@ -32,13 +30,13 @@ def command() -> None:
 )
 def run_cmd(config: Path, out: Path) -> None:
     """Run (or resume) the experiment in CONFIG and write metrics.json and report.md to OUT."""
+    from rich.console import Console
+
     from medmat.experiment import run_experiment
     from medmat.report import rich_table
 
-    metrics = run_experiment(config, out)
-    from rich.console import Console
-
-    Console().print(rich_table(metrics))
+    result = run_experiment(config, out)
+    Console().print(rich_table(result))
     click.echo(f"report: {out / 'report.md'}  metrics: {out / 'metrics.json'}")
 
 
@@ -51,35 +49,16 @@ def run_cmd(config: Path, out: Path) -> None:
     help="Records table to plan on (default: the config's data.records).",
 )
 def plan_cmd(config: Path, records: Path | None) -> None:
-    """Print the arms each target would train on, without training anything."""
+    """Print plan.json exactly as `experiment run` will write it (a table goes to stderr).
+
+    A lab config is planned from its cells and counts, without rendering images.
+    """
     from rich.console import Console
 
     from medmat.experiment import load_config
-    from medmat.experiment.runner import plan_table
-    from medmat.records import read_records_table
-    from medmat.splits import find_target, lattice_from_table, plan_target
+    from medmat.experiment.planning import lattice_for, plan_experiment, plan_json, plan_table
 
     cfg = load_config(config)
-    source = records or cfg.records
-    if source is None:
-        raise MedmatError(
-            "this config generates a synthetic lab; plan it with `medmat experiment run` or pass "
-            "--records DIR of an existing lab (e.g. OUT/lab)"
-        )
-    lattice = lattice_from_table(
-        read_records_table(
-            source, columns=["record_id", "subset", "modality", "area", "task", "split"]
-        )
-    )
-    plans = [
-        plan_target(
-            find_target(lattice, t),
-            lattice,
-            cfg.arms,
-            budget_per_subset=cfg.budget_per_subset,
-            target_items=cfg.target_items,
-            seed=cfg.seeds[0],
-        )
-        for t in cfg.targets
-    ]
-    Console().print(plan_table(plans))
+    plans = plan_experiment(cfg, lattice_for(cfg, records))
+    Console(stderr=True).print(plan_table(plans))
+    click.echo(plan_json(plans), nl=False)

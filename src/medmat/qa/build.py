@@ -24,6 +24,14 @@ import pyarrow.parquet as pq
 
 from medmat.errors import MedmatError
 from medmat.io import atomic_path, write_json
+from medmat.manifest import (
+    Manifest,
+    file_digest,
+    fingerprint,
+    manifest_path,
+    output_digests,
+    write_manifest,
+)
 from medmat.qa.core import ItemFactory
 from medmat.qa.labels import PASS1_COLUMNS, LabelScanner, scan_label_spaces
 from medmat.qa.leak import check_ids_and_leaks
@@ -141,8 +149,15 @@ def build(
     drop_leaky: bool = False,
     batch_size: int = DEFAULT_BATCH,
     progress: bool = False,
+    extra_inputs: Mapping[str, str] | None = None,
 ) -> dict:
-    """Write ``out_dir``/items.jsonl, items.parquet and summary.json; return the summary."""
+    """Write ``out_dir``/items.jsonl, items.parquet and summary.json; return the summary.
+
+    ``manifest.json`` is removed before anything is written and written last (see
+    :mod:`medmat.manifest`): a folder whose manifest is missing or does not match its files is an
+    interrupted build, and :func:`medmat.records.read_items` refuses it. ``extra_inputs`` adds
+    content fingerprints the caller vouches for (the experiment runner adds the images').
+    """
     seed = check_seed(seed)
     _check_batch(batch_size)
     tset = load_templates(templates_file)
@@ -170,6 +185,7 @@ def build(
     n_items = 0
     bar = _bar(progress, n_records)
     out.mkdir(parents=True, exist_ok=True)
+    manifest_path(out).unlink(missing_ok=True)  # from here on the folder is "being rebuilt"
     with atomic_path(out / JSONL_FILE) as jtmp, atomic_path(out / ITEMS_FILE) as ptmp, \
             open(jtmp, "wb") as jf, pq.ParquetWriter(ptmp, ITEMS_SCHEMA) as pw, \
             bar as advance:
@@ -211,7 +227,28 @@ def build(
         "letter_balance": BALANCE_SCHEME,
     }
     write_json(out / SUMMARY_FILE, summary)
+    write_manifest(out, items_manifest(path, seed, tset, drop_leaky, extra_inputs).with_outputs(
+        output_digests(out, [JSONL_FILE, ITEMS_FILE, SUMMARY_FILE])))
     return summary
+
+
+def items_manifest(
+    records: str | Path,
+    seed: int,
+    templates: TemplateSet,
+    drop_leaky: bool,
+    extra_inputs: Mapping[str, str] | None = None,
+) -> Manifest:
+    """What a build from these inputs must be: templates by content, records by their bytes."""
+    tset = templates
+    config = {
+        "seed": seed,
+        "templates": fingerprint({"generic": tset.generic, "tasks": tset.tasks,
+                                  "subsets": tset.subsets}),
+        "drop_leaky": bool(drop_leaky),
+    }
+    inputs = {"records": file_digest(_records_path(records)), **dict(extra_inputs or {})}
+    return Manifest("items", config, inputs)
 
 
 def _template_texts(tset: TemplateSet, used: dict[str, set[str]]) -> dict[str, list[str]]:

@@ -59,6 +59,8 @@ def _first(obj: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 
 def letter_gap(bias: Any) -> LetterGap | None:
     """The largest predicted-vs-gold letter share gap, or None when it cannot be read."""
+    if hasattr(bias, "model_dump"):  # a typed LetterBias from medmat.evaluate.results
+        bias = bias.model_dump()
     if not isinstance(bias, Mapping) or not bias:
         return None
     pred = _shares(_first(bias, _PRED_KEYS))

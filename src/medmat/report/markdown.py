@@ -39,8 +39,7 @@ def _data_line(report: Report) -> str:
     lab = report.lab
     if lab is None:
         return "Data: a real records table (not the synthetic lab)."
-    facts = ", ".join(f"{k} {lab[k]}" for k in ("seed", "size") if k in lab)
-    facts = f" ({facts})" if facts else ""
+    facts = f" (seed {lab.seed}, size {lab.size})"
     if report.is_null:
         return (
             f"Data: the synthetic MAT lab in **null mode**{facts}, the negative control: every "
@@ -85,7 +84,7 @@ def _expectation(report: Report) -> list[str]:
 
 def _target_section(t: Target) -> list[str]:
     out = [f"### {target_label(t)} (`{t.cell.subset}`)", ""]
-    facts = [f"{max(a.n for a in t.arms)} test items"]
+    facts = [f"{max(a.n for a in t.ordered_arms)} test items"]
     if t.chance is not None:
         facts.append(f"chance {pct(t.chance)}")
     out += [", ".join(facts) + ".", ""]
@@ -99,7 +98,7 @@ def _target_section(t: Target) -> list[str]:
 def _quality_notes(report: Report, threshold: float) -> list[str]:
     flagged, unread, no_answer = [], [], []
     for t in report.targets:
-        for arm in t.arms:
+        for arm in t.ordered_arms:
             where = f"{target_label(t)}, arm `{arm.name}`"
             if arm.letter_bias is not None:
                 gap = letter_gap(arm.letter_bias)
@@ -145,8 +144,6 @@ def build_markdown(report: Report, letter_bias_threshold: float = DEFAULT_THRESH
     if report.seeds:
         label = "Seed" if len(report.seeds) == 1 else "Seeds"
         out.append(f"- {label}: {', '.join(str(s) for s in report.seeds)}.")
-    if report.wall_seconds is not None:
-        out.append(f"- Wall time: finished in {report.wall_seconds:.1f} s.")
     out.append(f"- Targets: {len(report.targets)}; arms: "
                f"{', '.join(f'`{a}`' for a in report.arm_names)}.")  # fmt: skip
     out += ["", "## Summary: related − unrelated", "", gains_table_md(report)]

@@ -89,7 +89,7 @@ def _subsets(arm: Arm) -> str:
 
 
 def _multi_seed(target: Target) -> bool:
-    return any(len(a.per_seed) > 1 for a in target.arms)
+    return any(len(a.per_seed) > 1 for a in target.ordered_arms)
 
 
 def arm_table_md(target: Target) -> str:
@@ -97,12 +97,12 @@ def arm_table_md(target: Target) -> str:
 
     Two columns are added only when they carry information: "no answer" (unparseable answers,
     counted wrong) and the per-seed mean ± sd when several seeds were run."""
-    show_no_answer = any(a.no_answer for a in target.arms)
+    show_no_answer = any(a.no_answer for a in target.ordered_arms)
     show_seeds = _multi_seed(target)
     header = ["arm", "accuracy", "95% CI", "n", "training subsets", "n_train"]
     header += ["no answer"] * show_no_answer + ["seeds: mean ± sd"] * show_seeds
     rows = []
-    for arm in target.arms:
+    for arm in target.ordered_arms:
         row = [
             f"`{arm.name}`", pct(arm.accuracy), ci_pct(arm.ci95), str(arm.n), _subsets(arm),
             str(arm.n_train),
@@ -126,7 +126,8 @@ def _seed_summary(arm: Arm) -> str:
 def contrasts_table_md(target: Target) -> str:
     """Further differences the runner computed (e.g. related − untrained); empty if none."""
     gain_name = target.gain.name if target.gain is not None else None
-    diffs = [d for d in target.diffs if d.name != gain_name]  # already in the summary table
+    # the gain is already in the summary table
+    diffs = [target.diffs[k] for k in sorted(target.diffs) if k != gain_name]
     if not diffs:
         return ""
     rows = [

@@ -1,0 +1,156 @@
+"""One arm of one target and seed: choose its training items, train, score, cache.
+
+An arm's manifest fingerprints the backend, its validated options, the seed and the *content* of
+every training and test item (question, options, answer and the image's bytes), so changing the
+QA seed, the templates, an image or a backend option retrains exactly the arms it touches.
+Training that was killed resumes from the backend's checkpoint only if that checkpoint was made
+for the same fingerprint (``pending.json``); otherwise the stale model folder is discarded.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from medmat.errors import MedmatError
+from medmat.experiment.config import ExperimentConfig
+from medmat.experiment.stages import remove_stale
+from medmat.io import read_json, write_json
+from medmat.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    fingerprint,
+    is_current,
+    output_digests,
+    write_manifest,
+)
+from medmat.progress import progress_bar
+from medmat.records import Prediction, QAItem, write_predictions
+from medmat.splits import Plan, SubsetInfo
+
+PREDICTIONS = "predictions.parquet"
+PENDING = "pending.json"
+
+
+def _select(items: list[QAItem], n: int, seed: int, salt: str) -> list[QAItem]:
+    """A seeded, order-independent choice of ``n`` items (by id)."""
+    items = sorted(items, key=lambda it: it.id)
+    random.Random(f"{seed}|{salt}").shuffle(items)
+    return sorted(items[:n], key=lambda it: it.id)
+
+
+def arm_training_items(
+    plan: Plan, arm_index: int, by_subset_split: dict, seed: int
+) -> list[QAItem]:
+    arm = plan.arms[arm_index]
+    chosen: list[QAItem] = []
+    for sub, budget in sorted(arm.budgets.items()):
+        chosen += _select(by_subset_split.get((sub, "train"), []), budget, seed, sub)
+    if arm.target_items:
+        chosen += _select(
+            by_subset_split.get((plan.target.subset, "train"), []), arm.target_items, seed, "target"
+        )
+    return chosen
+
+
+def guard_test_items(
+    test: list[QAItem],
+    train: list[QAItem],
+    sha1: dict[str, str | None],
+    target: SubsetInfo,
+    drop: bool,
+) -> list[QAItem]:
+    """Refuse (or drop) target test items whose image is also a training image of an arm."""
+    train_ids = {it.record_id for it in train}
+    train_hashes = {sha1.get(r) for r in train_ids} - {None}
+    leaky = [
+        it for it in test if it.record_id in train_ids or sha1.get(it.record_id) in train_hashes
+    ]
+    if leaky and not drop:
+        raise MedmatError(
+            f"target {target.subset}: {len(leaky)} test item(s) use images that are also in an "
+            f"arm's training data (e.g. {leaky[0].image}). Fix the splits or set drop_leaky: true."
+        )
+    bad = {it.id for it in leaky}
+    return [it for it in test if it.id not in bad]
+
+
+def arm_manifest(
+    cfg: ExperimentConfig,
+    seed: int,
+    train: list[QAItem],
+    test: list[QAItem],
+    item_digests: dict[int, str],
+) -> Manifest:
+    config = {"backend": cfg.backend, "backend_options": cfg.backend_options, "seed": seed}
+    inputs = {
+        "train": fingerprint([item_digests[it.id] for it in train]),
+        "test": fingerprint([item_digests[it.id] for it in test]),
+    }
+    return Manifest("arm", config, inputs)
+
+
+def read_predictions(path: Path) -> list[Prediction]:
+    rows = pq.read_table(path).to_pylist()
+    return [
+        Prediction(r["item_id"], r["answer"], r["predicted"], r["n_options"], tuple(r["scores"]))
+        for r in rows
+    ]
+
+
+def run_arm(
+    cfg: ExperimentConfig,
+    run_dir: Path,
+    train: list[QAItem],
+    test: list[QAItem],
+    image_root: Path,
+    seed: int,
+    label: str,
+    item_digests: dict[int, str],
+    log: Callable[[str], None],
+) -> tuple[list[Prediction], str]:
+    """Train (unless current) and score one arm; return its predictions and fingerprint."""
+    from medmat.train.backend import make_backend
+
+    want = arm_manifest(cfg, seed, train, test, item_digests)
+    ok, why = is_current(run_dir, want)
+    if ok:
+        log(f"{label}: reused ({why})")
+        return read_predictions(run_dir / PREDICTIONS), want.fingerprint
+    pending = run_dir / PENDING
+    resumable = pending.is_file() and _pending_fingerprint(pending) == want.fingerprint
+    if resumable:
+        log(f"{label}: resuming an interrupted run")
+    else:
+        log(f"{label}: {'training' if train else 'scoring'} ({why})")
+        for stale in (run_dir / MANIFEST_NAME, run_dir / PREDICTIONS, run_dir / "model",
+                      run_dir / "arm.json"):
+            remove_stale(stale)
+        write_json(pending, {"fingerprint": want.fingerprint})
+    (run_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    backend = make_backend(cfg.backend, cfg.backend_options)
+    if train:
+        with progress_bar(f"train {label}", None) as advance:
+            state = {"done": 0}
+
+            def progress(done: int, total: int) -> None:
+                advance(done - state["done"], total=total)
+                state["done"] = done
+
+            backend.fit(train, image_root, run_dir / "model", seed=seed, progress=progress)
+    preds = backend.score(test, image_root)
+    write_predictions(run_dir / PREDICTIONS, preds)
+    write_manifest(run_dir, want.with_outputs(output_digests(run_dir, [PREDICTIONS])))
+    pending.unlink(missing_ok=True)
+    return preds, want.fingerprint
+
+
+def _pending_fingerprint(path: Path) -> str | None:
+    try:
+        obj = read_json(path)
+    except MedmatError:
+        return None
+    return obj.get("fingerprint") if isinstance(obj, dict) else None
