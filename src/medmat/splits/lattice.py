@@ -10,16 +10,27 @@ import pyarrow as pa
 from medmat.errors import MedmatError
 
 ELEMENTS = ("modality", "area", "task")
+# General-domain data (everyday photographs: the taxonomy's "Photo", the lab's photo-scene cells)
+# is what a model knows before medical training: never a CG target or source (see the planner).
+GENERAL_MODALITIES = frozenset({"Photo"})
 
 
 @dataclass(frozen=True, order=True)
 class SubsetInfo:
+    """One subset of a lattice. ``labels`` is its label space (sorted; empty if unknown)."""
+
     subset: str
     modality: str
     area: str
     task: str
     n_train: int = 0
     n_test: int = 0
+    labels: tuple[str, ...] = ()
+
+    @property
+    def general(self) -> bool:
+        """General-domain data (not a medical MAT combination)."""
+        return self.modality in GENERAL_MODALITIES
 
     @property
     def triplet(self) -> tuple[str, str, str]:
@@ -36,10 +47,18 @@ class SubsetInfo:
 
 
 def lattice_from_table(table: pa.Table) -> dict[str, SubsetInfo]:
-    """Subset id -> SubsetInfo; a subset must have one MAT triplet."""
+    """Subset id -> SubsetInfo; a subset must have one MAT triplet.
+
+    With a ``labels`` column the label space of each subset is collected too (the planner's
+    tie-break compares label spaces); without one, ``labels`` stays empty.
+    """
     cols = table.select(["subset", "modality", "area", "task", "split"]).to_pydict()
     triplets: dict[str, tuple[str, str, str]] = {}
     counts: Counter[tuple[str, str]] = Counter()
+    labels: dict[str, set[str]] = {}
+    if "labels" in table.column_names:
+        for sub, labs in zip(cols["subset"], table.column("labels").to_pylist(), strict=True):
+            labels.setdefault(sub, set()).update(labs or ())
     for sub, m, a, t, split in zip(
         cols["subset"], cols["modality"], cols["area"], cols["task"], cols["split"], strict=True
     ):
@@ -50,7 +69,8 @@ def lattice_from_table(table: pa.Table) -> dict[str, SubsetInfo]:
             )
         counts[(sub, split)] += 1
     return {
-        sub: SubsetInfo(sub, *trip, n_train=counts[(sub, "train")], n_test=counts[(sub, "test")])
+        sub: SubsetInfo(sub, *trip, n_train=counts[(sub, "train")], n_test=counts[(sub, "test")],
+                        labels=tuple(sorted(labels.get(sub, ()))))
         for sub, trip in sorted(triplets.items())
     }
 
