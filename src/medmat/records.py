@@ -10,6 +10,7 @@ records table made by the synthetic lab and one made by ``medmat ingest`` are in
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,8 +145,44 @@ def validate_records_table(table: pa.Table, source: str = "records") -> None:
             raise MedmatError(
                 f"{source}: row {i} ({ids[i]}) has split {split!r}; use one of {SPLITS}"
             )
-        if not labels or any(not str(lab).strip() for lab in labels):
-            raise MedmatError(f"{source}: row {i} ({ids[i]}) has an empty label")
+        problem = labels_problem(labels)
+        if problem:
+            raise MedmatError(f"{source}: row {i} ({ids[i]}): {problem}")
+
+
+# Line breaks (a label holding one would forge an extra "B: ..." option line in a question),
+# other C0/C1 controls (NUL, tab, ESC...) and lone surrogates (not storable as UTF-8).
+_KINDS = {type(None): "missing", dict: "an object", list: "a list", tuple: "a list",
+          bool: "a boolean", int: "a number", float: "a number"}
+_BAD_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def text_problem(text: object, what: str = "label") -> str | None:
+    """Why ``text`` cannot be a label (or another one-line text field), or None when it can."""
+    if not isinstance(text, str):
+        return f"{what} is {_KINDS.get(type(text), 'a ' + type(text).__name__)}, not text"
+    if not text.strip():
+        return f"empty {what}"
+    bad = _BAD_TEXT.search(text)
+    if bad:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        return (f"{what} {shown!r} contains U+{ord(bad.group()):04X} (a line break, control "
+                "character or unpaired surrogate); it must be one line of printable text")
+    return None
+
+
+def labels_problem(labels: Sequence[object] | None) -> str | None:
+    """The records schema's rule for a record's labels: at least one, each valid, none twice."""
+    if not labels:
+        return "empty label"
+    for lab in labels:
+        problem = text_problem(lab)
+        if problem:
+            return problem
+    if len(set(labels)) != len(labels):
+        dup = next(lab for i, lab in enumerate(labels) if lab in labels[:i])
+        return f"label {dup!r} is listed twice in one record; list each label once"
+    return None
 
 
 # --------------------------------------------------------------------------------------------

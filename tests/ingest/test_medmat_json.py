@@ -70,14 +70,15 @@ def test_import_tags_mat_from_catalog_and_keeps_labels_and_paths(tmp_path, relea
 
 
 def test_subset_file_uses_subset_triplet_and_unites_multilabel_answers(tmp_path, h):
-    h.write_image(tmp_path / "x (1).png", 1)
-    h.write_image(tmp_path / "y.png", 2)
+    src = tmp_path / "src"  # inputs apart: --out may not sit inside them
+    h.write_image(src / "x (1).png", 1)
+    h.write_image(src / "y.png", 2)
     opts = ["Effusion", "Mass", "No finding"]
     items = [item(0, "x (1).png", "Effusion", opts, data_no="80"),
-             item(1, "x (1).png", "Mass", opts, data_no="80"),
+             item(1, "./x (1).png", "Mass", opts, data_no="80"),  # the same image, spelt apart
              item(2, "y.png", "No finding", opts, data_no="80")]
-    (tmp_path / "Subset--31-train.json").write_text(json.dumps(items), "utf-8")
-    ingest(tmp_path / "Subset--31-train.json", "medmat-json", tmp_path / "out", test_frac=0.0)
+    (src / "Subset--31-train.json").write_text(json.dumps(items), "utf-8")
+    ingest(src / "Subset--31-train.json", "medmat-json", tmp_path / "out", test_frac=0.0)
     recs = {r.record_id: r for r in read_records(tmp_path / "out")}
     sub = load_catalog().subset("31")
     x = recs["Subset--31-train/x (1).png"]

@@ -80,11 +80,13 @@ def test_skip_mode_lists_each_bad_row_with_its_reason(tmp_path, hostile, h):
 
 
 def test_empty_and_unknown_labels(tmp_path, h):
+    src = tmp_path / "src"  # inputs apart: --out may not sit inside them
+    src.mkdir()
     for i in range(3):
-        h.write_image(tmp_path / f"{i}.png", i)
-    _write_csv(tmp_path / "t.csv", [["image", "class"], ["0.png", "covid"], ["1.png", " "],
-                                    ["2.png", "dragon"]])
-    report = ingest(tmp_path / "t.csv", "csv", tmp_path / "out", on_error="skip",
+        h.write_image(src / f"{i}.png", i)
+    _write_csv(src / "t.csv", [["image", "class"], ["0.png", "covid"], ["1.png", " "],
+                               ["2.png", "dragon"]])
+    report = ingest(src / "t.csv", "csv", tmp_path / "out", on_error="skip",
                     labels=("covid", "normal"), test_frac=0.0, **h.MAT)
     reasons = {s["item"]: s["reason"] for s in report["skipped"]}
     assert reasons == {
@@ -95,16 +97,18 @@ def test_empty_and_unknown_labels(tmp_path, h):
 
 
 def test_tsv_split_column_and_multilabel_separator(tmp_path, h):
+    src = tmp_path / "src"  # inputs apart: --out may not sit inside them
+    src.mkdir()
     for i in range(4):
-        h.write_image(tmp_path / "im" / f"{i}.png", i)
-    _write_csv(tmp_path / "t.tsv", [
+        h.write_image(src / "im" / f"{i}.png", i)
+    _write_csv(src / "t.tsv", [
         ["path", "findings", "split"],
         ["im/0.png", "effusion|mass, left", "Training"],
         ["im/1.png", "mass, left", "train"],
         ["im/2.png", "effusion", "validation"],
         ["im/3.png", "effusion|Névus", "test"],
     ], delimiter="\t")
-    report = ingest(tmp_path / "t.tsv", "csv", tmp_path / "out", label_column="findings",
+    report = ingest(src / "t.tsv", "csv", tmp_path / "out", label_column="findings",
                     label_sep="|", **h.MAT)
     recs = h.by_id(tmp_path / "out")
     assert recs["im/0.png"].labels == ("effusion", "mass, left") and recs["im/0.png"].multi_label
@@ -113,21 +117,25 @@ def test_tsv_split_column_and_multilabel_separator(tmp_path, h):
 
 
 def test_bad_split_value_is_a_row_error(tmp_path, h):
-    h.write_image(tmp_path / "0.png", 0)
-    _write_csv(tmp_path / "t.csv", [["file", "label", "split"], ["0.png", "a", "holdout"]])
+    src = tmp_path / "src"  # inputs apart: --out may not sit inside them
+    src.mkdir()
+    h.write_image(src / "0.png", 0)
+    _write_csv(src / "t.csv", [["file", "label", "split"], ["0.png", "a", "holdout"]])
     with pytest.raises(MedmatError, match="split 'holdout'"):
-        ingest(tmp_path / "t.csv", "csv", tmp_path / "out", **h.MAT)
+        ingest(src / "t.csv", "csv", tmp_path / "out", **h.MAT)
 
 
 def test_onehot_columns_and_none_label(tmp_path, h):
+    src = tmp_path / "src"  # inputs apart: --out may not sit inside them
+    src.mkdir()
     for i in range(3):
-        h.write_image(tmp_path / f"{i}.png", i)
-    _write_csv(tmp_path / "t.csv", [["file", "Effusion", "Mass", "Ödem"], ["0.png", "1", "0", "1"],
-                                    ["1.png", "0", "0", "0"], ["2.png", "1", "2", "0"]])
+        h.write_image(src / f"{i}.png", i)
+    _write_csv(src / "t.csv", [["file", "Effusion", "Mass", "Ödem"], ["0.png", "1", "0", "1"],
+                               ["1.png", "0", "0", "0"], ["2.png", "1", "2", "0"]])
     with pytest.raises(MedmatError, match="one-hot column 'Mass' holds '2'"):
-        ingest(tmp_path / "t.csv", "csv", tmp_path / "o",
+        ingest(src / "t.csv", "csv", tmp_path / "o",
                onehot_columns=("Effusion", "Mass", "Ödem"), **h.MAT)
-    report = ingest(tmp_path / "t.csv", "csv", tmp_path / "out", on_error="skip",
+    report = ingest(src / "t.csv", "csv", tmp_path / "out", on_error="skip",
                     onehot_columns=("Effusion", "Mass", "Ödem"), none_label="no finding",
                     test_frac=0.0, **h.MAT)
     recs = h.by_id(tmp_path / "out")
@@ -155,15 +163,17 @@ def test_metadata_jsonl_in_folder_hf_style(tmp_path, h):
 
 
 def test_table_errors_that_stop_everything(tmp_path, h):
-    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    src = tmp_path / "src"  # inputs apart: --out may not sit inside them
+    src.mkdir()
+    (src / "t.csv").write_text("a,b\n1,2\n")
     with pytest.raises(MedmatError, match="which column holds the file"):
-        ingest(tmp_path / "t.csv", "csv", tmp_path / "out", label_column="b", **h.MAT)
+        ingest(src / "t.csv", "csv", tmp_path / "out", label_column="b", **h.MAT)
     with pytest.raises(MedmatError, match="no column 'nope'"):
-        ingest(tmp_path / "t.csv", "csv", tmp_path / "out", file_column="nope", label_column="b",
+        ingest(src / "t.csv", "csv", tmp_path / "out", file_column="nope", label_column="b",
                **h.MAT)
-    (tmp_path / "latin.csv").write_bytes("file,label\nx.png,caf\xe9\n".encode("latin-1"))
+    (src / "latin.csv").write_bytes("file,label\nx.png,caf\xe9\n".encode("latin-1"))
     with pytest.raises(MedmatError, match="not UTF-8"):
-        ingest(tmp_path / "latin.csv", "csv", tmp_path / "out", **h.MAT)
+        ingest(src / "latin.csv", "csv", tmp_path / "out", **h.MAT)
     with pytest.raises(MedmatError, match="group"):
-        ingest(tmp_path / "t.csv", "csv", tmp_path / "out", file_column="a", label_column="b",
+        ingest(src / "t.csv", "csv", tmp_path / "out", file_column="a", label_column="b",
                group_column="patient", **h.MAT)

@@ -54,6 +54,8 @@ def _window(value: str | None) -> tuple[float, float] | None:
               help="Test share when the source has no test split (9:1 like the study).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
 @click.option("--flag", help="MedMNIST flag when the file name does not say (e.g. pathmnist).")
+@click.option("--max-archive-mb", type=float, default=20480, show_default=True,
+              help="MedMNIST .npz: refuse archives whose arrays decompress to more than this.")
 @click.option("--frame", type=int, help="DICOM multi-frame: frame index (default: middle).")
 @click.option("--plane", type=click.Choice(["axial", "coronal", "sagittal"]), default="axial",
               show_default=True, help="NIfTI slice plane.")

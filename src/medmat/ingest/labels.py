@@ -1,16 +1,19 @@
-"""Label and split-name hygiene shared by every source.
+"""Label, image-path and split-name hygiene shared by every source.
 
 Labels keep their exact text (commas, accents, parentheses all survive); we only strip
 surrounding whitespace and apply Unicode NFC, because the same accented folder name arrives
-decomposed (NFD) from macOS archives and composed from everywhere else.
+decomposed (NFD) from macOS archives and composed from everywhere else. What a label may
+contain is the records schema's rule (:func:`medmat.records.labels_problem`), checked here at
+the door so a bad label is refused by ingest, not a stage later.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from medmat.errors import MedmatError
+from medmat.records import labels_problem, text_problem
 
 SPLIT_ALIASES = {
     "train": "train", "training": "train", "trn": "train",
@@ -24,6 +27,31 @@ def clean_label(text: object) -> str:
     if text is None:
         return ""
     return unicodedata.normalize("NFC", str(text)).strip()
+
+
+def label_value(value: object, what: str = "label") -> str:
+    """A label read from JSON: it must be a string (an object, list or number is an error)."""
+    if value is not None and not isinstance(value, str):  # None: missing, an empty label
+        raise MedmatError(f"{text_problem(value, what)}; write the label as a JSON string")
+    return clean_label(value)
+
+
+def normalise_rel(path: str) -> str:
+    """One spelling per image path: ``a.png``, ``./a.png`` and ``.//a.png`` are the same image.
+
+    Separators become ``/`` and empty or ``.`` parts are dropped; ``..`` parts and absolute
+    paths are kept as they are so :func:`medmat.imaging.resolve_under_root` refuses them with
+    its own message. Raises MedmatError for paths that cannot be stored (control characters,
+    file names that are not valid UTF-8).
+    """
+    problem = text_problem(path, "image path")
+    if problem:
+        raise MedmatError(f"{problem} (rename the file)")
+    posix = path.replace("\\", "/")
+    if posix.startswith("/") or PureWindowsPath(path).is_absolute():
+        return path
+    parts = [p for p in posix.split("/") if p not in ("", ".")]
+    return "/".join(parts) or path
 
 
 def split_name(text: object) -> str | None:
@@ -56,8 +84,9 @@ def parse_labels_option(labels: str | None, labels_file: str | Path | None) -> t
 
 def check_labels(labels: tuple[str, ...], allowed: frozenset[str] | None) -> str | None:
     """Why these labels are unacceptable, or None when they are fine."""
-    if not labels or any(not lab for lab in labels):
-        return "empty label"
+    problem = labels_problem(labels)
+    if problem:
+        return problem
     if allowed is not None:
         unknown = [lab for lab in labels if lab not in allowed]
         if unknown:

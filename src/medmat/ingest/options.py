@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from medmat.errors import MedmatError
+from medmat.records import text_problem
 
 FORMATS = ("folder", "csv", "medmnist", "dicom", "nifti", "medmat-json")
 ON_ERROR = ("fail", "skip")
@@ -42,6 +43,9 @@ class IngestOptions:
     seed: int = 0
     # medmnist
     flag: str | None = None
+    # budget on an archive's decompressed arrays, checked from their headers before anything is
+    # read (the largest official MedMNIST+ file, pathmnist_224, is ~15,400 MB)
+    max_archive_mb: float = 20480
     # dicom / nifti
     frame: int | None = None
     plane: str = "axial"
@@ -52,6 +56,15 @@ class IngestOptions:
     def __post_init__(self) -> None:
         if self.on_error not in ON_ERROR:
             raise MedmatError(f"--on-error {self.on_error!r}: use one of {', '.join(ON_ERROR)}")
+        budget = self.max_archive_mb
+        if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
+            raise MedmatError(f"--max-archive-mb {self.max_archive_mb!r}: use a positive number "
+                              "of megabytes")
+        for name in ("subset", "source_name", "none_label"):  # written into every record
+            value = getattr(self, name)
+            problem = None if value is None else text_problem(value, f"--{name.replace('_', '-')}")
+            if problem:
+                raise MedmatError(problem)
         if self.plane not in PLANES:
             raise MedmatError(f"--plane {self.plane!r}: use one of {', '.join(PLANES)}")
         for name in ("val_frac", "test_frac"):
@@ -75,6 +88,8 @@ class IngestOptions:
         if unknown:
             raise MedmatError(f"unknown ingest option(s) {unknown}; known: {sorted(known)}")
         for name in ("labels", "onehot_columns"):
+            if isinstance(kwargs.get(name), str):  # tuple("abc") would be three labels
+                raise MedmatError(f"{name}={kwargs[name]!r}: pass a list of names, not one string")
             if name in kwargs and kwargs[name] is not None:
                 kwargs[name] = tuple(kwargs[name])  # type: ignore[arg-type]
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -2,7 +2,9 @@
 
 Files directly under the root (or a split folder) are not in any class and are listed as
 ignored; hidden files are skipped; symlinked *folders* are not followed (loops, escapes);
-symlinked *files* are read only if they resolve inside the root.
+symlinked *files* are read only if they resolve inside the root. A file or folder name that
+cannot be stored (not valid UTF-8, a line break or control character) makes its row an error;
+such names appear escaped (``repr``) in messages and the report.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from pathlib import Path
 
 from medmat.errors import MedmatError
 from medmat.imaging import resolve_under_root
-from medmat.ingest.labels import clean_label, split_name
+from medmat.ingest.labels import clean_label, normalise_rel, split_name
 from medmat.ingest.model import Candidate, SourceResult
 from medmat.ingest.sources import Decoder, is_hidden
+from medmat.records import text_problem
 
 
 def _layout(root: Path) -> list[tuple[str | None, Path]]:
@@ -44,7 +47,8 @@ def scan_folder(
     ignored: list[str] = []
 
     def rel(p: Path) -> str:
-        return p.relative_to(root).as_posix()
+        text = p.relative_to(root).as_posix()
+        return text if text_problem(text, "path") is None else repr(text)
 
     layout = _layout(root)
     if layout[0][0] is not None:  # split layout: files beside the split folders are not data
@@ -71,7 +75,12 @@ def scan_folder(
                 for name in sorted(filenames):
                     if is_hidden(name):
                         continue
-                    r = rel(here / name)
+                    r = (here / name).relative_to(root).as_posix()
+                    try:
+                        normalise_rel(r)
+                    except MedmatError as exc:
+                        cands.append(Candidate(repr(r), repr(r), repr(r), None, error=str(exc)))
+                        continue
                     cands.append(
                         Candidate(
                             key=r,

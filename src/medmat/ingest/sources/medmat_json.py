@@ -7,7 +7,9 @@ asked several times with different answers (multi-label sets) the answers are un
 triplet comes from the catalog: ``Subset--NN`` files use subset NN, ``ori--NN`` files (and files
 with other names) use dataset ``data-no``. The label space is the union of the option texts.
 Images are resolved under ``--images-root`` (default: the JSON file's folder); upstream paths
-contain spaces and parentheses, which is fine.
+contain spaces and parentheses, which is fine. ``image``, ``Answer``, ``Question-choice`` and
+``Answer-choice`` must be JSON strings (``data-no`` may be a number); image paths are
+normalised (``./a.png`` is ``a.png``) before items are merged.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from pathlib import Path
 
 from medmat.errors import MedmatError
 from medmat.imaging import resolve_under_root
-from medmat.ingest.labels import clean_label
+from medmat.ingest.labels import clean_label, label_value, normalise_rel
 from medmat.ingest.model import Candidate, SourceResult
 from medmat.ingest.options import IngestOptions
 from medmat.ingest.sources import Decoder
-from medmat.io import read_json
+from medmat.ingest.textio import read_json
+from medmat.records import text_problem
 
 NAME_RE = re.compile(r"^(?P<kind>ori|subset)--(?P<no>\d+)-(?P<split>train|val|test)\.json$", re.I)
 OPTION_RE = re.compile(r"^([A-Z]):\s?(.*)$")
@@ -83,15 +86,44 @@ class _Catalog:
         return entry.modality, entry.area, entry.task
 
 
+def _string(item: dict, key: str, numbers: bool = False) -> str:
+    """A string field ('' when absent); a number only where ``numbers`` (``data-no``)."""
+    value = item.get(key)
+    if value is None:
+        return ""
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise MedmatError(f"{text_problem(value, repr(key))}; write it as a JSON string")
+    return value.strip()
+
+
+def _fields(item: dict) -> tuple[str, str, list[str], str, str | None]:
+    """(image path, label, options, Answer-choice, data-no), type-checked and normalised."""
+    image = _string(item, "image")
+    image = normalise_rel(image) if image else ""
+    label = label_value(item.get("Answer"), "'Answer'")
+    options = parse_options(_string(item, "Question-choice"))
+    for opt in options:  # the label space comes from the options: same rule as labels
+        problem = text_problem(opt, "option")
+        if problem:
+            raise MedmatError(f"'Question-choice': {problem}")
+    return image, label, options, _string(item, "Answer-choice"), \
+        _string(item, "data-no", numbers=True) or None
+
+
 def _item(cat: _Catalog, file: Path, m: re.Match | None, idx: int, item: object,
           root: Path, decode: Decoder) -> tuple[Candidate, list[str]]:
     where = f"{file.name} item {idx}"
     if not isinstance(item, dict):
         return Candidate(where, where, where, None, error="not a JSON object"), []
-    where += f" (id {item.get('id')})" if "id" in item else ""
-    image = str(item.get("image") or "").strip()
-    label = clean_label(item.get("Answer"))
-    options = parse_options(item.get("Question-choice", ""))
+    item_id = item.get("id")
+    if isinstance(item_id, str | int) and not isinstance(item_id, bool):
+        where += f" (id {str(item_id)[:40]!s})" if text_problem(str(item_id)) is None else ""
+    try:
+        image, label, options, letter, no = _fields(item)
+    except MedmatError as exc:
+        return Candidate(where, where, where, None, error=str(exc)), []
     cand = Candidate(
         key=f"{file.stem}/{image}", where=f"{where}: {image}" if image else where,
         image_rel=image or where, labels=(label,) if label else (),
@@ -101,7 +133,6 @@ def _item(cat: _Catalog, file: Path, m: re.Match | None, idx: int, item: object,
     try:
         if not image:
             raise MedmatError("no 'image' path")
-        no = str(item.get("data-no") or "").strip() or None
         if m and m.group("kind").lower() == "subset":
             mat, subset = cat.subset(m.group("no")), f"{int(m.group('no')):02d}"
             if no is not None:
@@ -115,7 +146,6 @@ def _item(cat: _Catalog, file: Path, m: re.Match | None, idx: int, item: object,
             raise MedmatError(
                 f"unknown label: Answer {label!r} is not one of its options {options}"
             )
-        letter = str(item.get("Answer-choice") or "").strip()
         if label and options and letter:
             pos = ord(letter[0].upper()) - ord("A") if len(letter) == 1 else -1
             if not 0 <= pos < len(options) or options[pos] != label:

@@ -6,21 +6,25 @@
 * ``--split-column`` (default: ``split`` if present) and ``--group-column`` (patient id...).
 * File paths are relative to ``--images-root`` (default: the table's folder, like the HF
   ``metadata.jsonl`` convention); quoted commas and non-ASCII text survive (csv module, UTF-8).
+* Every value is checked at the door: a path is normalised (``./a.png`` is ``a.png``) before
+  duplicates are looked for; in JSON-lines a label, path or split must be a string (a group may
+  be a number); a NUL byte anywhere in a CSV row makes that row an error.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from medmat.errors import MedmatError
 from medmat.imaging import resolve_under_root
-from medmat.ingest.labels import clean_label, split_name
+from medmat.ingest.labels import clean_label, label_value, normalise_rel, split_name
 from medmat.ingest.model import Candidate, SourceResult
 from medmat.ingest.options import IngestOptions
 from medmat.ingest.sources import Decoder
+from medmat.ingest.textio import json_problem, read_text
+from medmat.records import text_problem
 
 FILE_COLUMNS = ("file_name", "filename", "file", "image", "image_path", "path", "img", "filepath")
 LABEL_COLUMNS = ("label", "labels", "class", "diagnosis", "target", "category", "finding")
@@ -46,21 +50,34 @@ def find_table(path: Path) -> Path:
     raise MedmatError(f"{path}: table file not found")
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MedmatError(f"{path}: not UTF-8 text ({exc}); re-save the table as UTF-8") from None
+NUL = "\x00"
+NUL_REASON = "contains a NUL byte (binary or corrupted data); re-save the table as UTF-8 text"
+
+
+def _shown(value: object) -> str:
+    """A value for a message: short, and never the repr of a nested structure."""
+    if isinstance(value, dict | list):
+        return f"a JSON {'object' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], Iterator[Row]]:
-    reader = csv.reader(_read_text(path).splitlines(keepends=True), delimiter=delimiter)
+    reader = csv.reader(read_text(path).splitlines(keepends=True), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise MedmatError(f"{path}: empty table (no header row)") from None
     except csv.Error as exc:
         raise MedmatError(f"{path}: unreadable header ({exc})") from None
+    if any(NUL in h for h in header):
+        raise MedmatError(f"{path}: the header row {NUL_REASON}")
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise MedmatError(
+            f"{path}: column name(s) {dups} appear more than once in the header; rename them "
+            "so every column has its own name"
+        )
 
     def rows() -> Iterator[Row]:
         while True:
@@ -74,6 +91,9 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], Iterator[Row]]:
             where = f"{path.name} line {reader.line_num}"
             if not any(v.strip() for v in values):
                 continue
+            if any(NUL in v for v in values):
+                yield where, None, NUL_REASON
+                continue
             if len(values) != len(header):
                 yield where, None, f"has {len(values)} fields, the header has {len(header)}"
                 continue
@@ -83,17 +103,18 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], Iterator[Row]]:
 
 
 def _jsonl_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
-    lines = _read_text(path).splitlines()
+    # split on "\n" only: JSON escapes every line break inside strings, and str.splitlines
+    # would also cut at U+2028 and friends, which JSON allows unescaped
+    lines = read_text(path).split("\n")
     header: dict[str, None] = {}
     parsed: list[Row] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path.name} line {n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            parsed.append((where, None, f"not valid JSON ({exc})"))
+        obj, problem = json_problem(line)
+        if problem:
+            parsed.append((where, None, problem))
             continue
         if not isinstance(obj, dict):
             parsed.append((where, None, "not a JSON object"))
@@ -129,20 +150,41 @@ def _labels(values: dict, opts: IngestOptions, label_col: str | None,
     if onehot:
         out = []
         for col in onehot:
-            raw = str(values.get(col, "")).strip().lower()
+            value = values.get(col, "")
+            raw = str(value).strip().lower() if isinstance(value, str | int | float) else "?"
             if raw not in TRUE and raw not in FALSE:
-                return (), True, f"one-hot column {col!r} holds {values.get(col)!r}; use 0 or 1"
+                return (), True, f"one-hot column {col!r} holds {_shown(value)}; use 0 or 1"
             if raw in TRUE:
                 out.append(clean_label(col))
         return tuple(out), True, None
     raw = values.get(label_col)
-    if isinstance(raw, list):
-        return tuple(clean_label(v) for v in raw if clean_label(v)), True, None
+    what = f"label in column {label_col!r}"
+    try:
+        if isinstance(raw, list):
+            labels = [label_value(v, what) for v in raw]
+            return tuple(lab for lab in labels if lab), True, None
+        label = label_value(raw, what)
+    except MedmatError as exc:
+        return (), isinstance(raw, list), str(exc)
     if opts.label_sep:
-        parts = [clean_label(p) for p in str(raw or "").split(opts.label_sep)]
+        parts = [clean_label(p) for p in label.split(opts.label_sep)]
         return tuple(p for p in parts if p), True, None
-    label = clean_label(raw)
     return ((label,) if label else ()), False, None
+
+
+def _text(values: dict, col: str | None, what: str,
+          numbers: bool = False) -> tuple[str, str | None]:
+    """(a one-line string cell, or '' when empty; why it is refused). JSON numbers only where
+    ``numbers`` (a patient id may be one; a file name may not)."""
+    value = values.get(col) if col else None
+    if value is None or value == "":
+        return "", None
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    problem = text_problem(value, f"{what} in column {col!r}")
+    if problem and isinstance(value, str) and not value.strip():
+        return "", None
+    return ("", problem) if problem else (value.strip(), None)
 
 
 def scan_table(path: str | Path, decode: Decoder, opts: IngestOptions) -> SourceResult:
@@ -167,7 +209,6 @@ def scan_table(path: str | Path, decode: Decoder, opts: IngestOptions) -> Source
     first_seen: dict[str, str] = {}
     multi = False
     for where, values, error in rows:
-        file = str(values.get(file_col) or "").strip() if values else ""
         if values is None:
             cands.append(Candidate(where, where, where, None, error=error))
             continue
@@ -177,31 +218,42 @@ def scan_table(path: str | Path, decode: Decoder, opts: IngestOptions) -> Source
             labels = (clean_label(opts.none_label),)
         split = None
         if split_col:
-            split = split_name(values.get(split_col))
+            raw = values.get(split_col)
+            split = split_name(raw) if isinstance(raw, str) else None
             if split is None:
                 error = error or (
-                    f"split {values.get(split_col)!r} in column {split_col!r}; use train, val "
-                    "or test"
+                    f"split {_shown(raw)} in column {split_col!r}; use train, val or test"
                 )
-        group = (str(values.get(group_col) or "").strip() or None) if group_col else None
-        key = file.replace("\\", "/")
-        if not file:
+        group, problem = _text(values, group_col, "group", numbers=True)
+        error = error or problem
+        file, problem = _text(values, file_col, "file name")
+        key = ""
+        if file:
+            try:
+                key = normalise_rel(file)
+            except MedmatError as exc:
+                file, problem = "", str(exc)
+        if problem:
+            error = error or problem
+        elif not file:
             error = error or f"empty file name in column {file_col!r}"
         elif key in first_seen:
+            # after normalisation: 'a.png', './a.png' and 'a//b.png'-style spellings collide
+            same = "" if key == file else f", the same path as {key!r}"
             error = error or (
-                f"{file}: listed again (first at {first_seen[key]}); list each image once"
+                f"listed again (first at {first_seen[key]}{same}); list each image once"
             )
         else:
-            first_seen[key] = where
+            first_seen[key] = f"{where}: {file}"
         cands.append(
             Candidate(
                 key=key or where,
                 where=f"{where}: {file}" if file else where,
                 image_rel=key or where,
-                load=(lambda f=file: decode(resolve_under_root(root, f))) if file else None,
+                load=(lambda k=key: decode(resolve_under_root(root, k))) if key else None,
                 labels=labels,
                 split=split,
-                group=group,
+                group=group or None,
                 error=error,
             )
         )
