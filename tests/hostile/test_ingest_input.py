@@ -198,6 +198,16 @@ def test_folder_named_with_a_newline_is_not_a_label(tmp_path, src):
     assert report["counts"]["skipped"] == 1 and sorted(recs) == ["covid/b.png", "normal/a.png"]
 
 
+def test_dataset_folder_name_is_checked_as_the_source_column(tmp_path):
+    src = tmp_path / "x\ry"  # the default source name is the dataset folder's name
+    _image(src / "normal" / "a.png", 1)
+    _image(src / "covid" / "b.png", 2)
+    _fails(tmp_path, src, "folder", "2 of 2 row(s)", "source 'x\\ry' contains U+000D",
+           "(pass --source-name)", **MAT)
+    ingest(src, "folder", tmp_path / "out", source_name="xy", test_frac=0.0, **MAT)
+    assert {r.source for r in read_records(tmp_path / "out")} == {"xy"}
+
+
 def test_file_name_that_is_not_utf8(tmp_path, src):
     _image(src / "normal" / "a.png", 1)
     _image(src / "covid" / "b.png", 2)

@@ -19,6 +19,7 @@ from medmat.imaging import phash, pixel_sha1, to_mode
 from medmat.ingest.labels import check_labels
 from medmat.ingest.model import Candidate, Problem
 from medmat.progress import progress_bar
+from medmat.records import text_problem
 
 IMAGES_DIR = "images"
 # Grey-level modes are stored as 8-bit 'L' PNGs (a third of the bytes of RGB); everything else
@@ -85,6 +86,16 @@ def storage_image(img: Image.Image) -> Image.Image:
     return to_mode(img, "L" if img.mode in GREY_MODES else "RGB")
 
 
+def _text_problem(cand: Candidate) -> str | None:
+    """The other free-text fields a record stores verbatim must be one line of text too."""
+    for what, value in (("record id", cand.key), ("source", cand.source),
+                        ("subset", cand.subset), ("group", cand.group)):
+        problem = text_problem(value, what) if value else None
+        if problem:
+            return problem + (" (pass --source-name)" if what == "source" else "")
+    return None
+
+
 def _decode(cand: Candidate) -> Image.Image:
     if cand.load is None:
         raise MedmatError("no image")
@@ -109,7 +120,7 @@ def process(
     with progress_bar("ingest: checking images", total=len(cands)) as advance:
         for cand in cands:
             advance(1)
-            reason = cand.error or check_labels(cand.labels, allowed)
+            reason = cand.error or check_labels(cand.labels, allowed) or _text_problem(cand)
             if reason:
                 problems.append(Problem(cand.where, reason))
                 continue
