@@ -47,8 +47,9 @@ def write_release(root, n_train=24, n_test=8):
 
 
 def test_medmat_json_release_runs_as_an_experiment(tmp_path):
-    write_release(tmp_path)
-    ingest(tmp_path / "release", "medmat-json", tmp_path / "ingested", images_root=tmp_path)
+    data = tmp_path / "data"  # --out may not sit inside an input, so the release has its own
+    write_release(data)
+    ingest(data / "release", "medmat-json", tmp_path / "ingested", images_root=data)
     cfg = {
         "data": {"records": str(tmp_path / "ingested")},
         "targets": [{"modality": "X-ray", "area": "Brain", "task": "Cancer"}],
@@ -59,7 +60,7 @@ def test_medmat_json_release_runs_as_an_experiment(tmp_path):
                             "hidden": 16},
         "bootstrap": 100,
     }
-    m = run_experiment(cfg, tmp_path / "exp")
+    m = run_experiment(cfg, tmp_path / "exp").to_dict()
     (target,) = m["targets"]
     assert target["target"]["subset"] == "32"
     assert target["arms"]["related"]["train_subsets"] == ["06", "28"]

@@ -17,29 +17,27 @@ from medmat.errors import MedmatError
 from medmat.experiment import load_config, run_experiment
 
 
-def strip_time(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k != "wall_seconds"}
-
-
 def test_outputs_have_the_documented_shape(config, tmp_path):
-    m = run_experiment(config(), tmp_path)
+    result = run_experiment(config(), tmp_path)
+    m = result.to_dict()
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert strip_time(on_disk) == json.loads(json.dumps(strip_time(m)))
-    assert isinstance(m["seed"], int) and m["lab"] == {"null": False, "seed": 0, "size": 32}
-    assert m["wall_seconds"] > 0
+    assert on_disk == m and on_disk["schema_version"] == 2
+    assert m["seeds"] == [0] and m["lab"] == {"null": False, "seed": 0, "size": 32}
+    assert "wall_seconds" not in m  # metrics are a pure function of the predictions
     (target,) = m["targets"]
     assert target["target"] == {"subset": "ct-brain-lesion", "modality": "CT", "area": "Brain",
-                                "task": "Lesion type"}
+                                "task": "Lesion type", "n_train": None, "n_test": None}
     for name, arm in target["arms"].items():
         lo, hi = arm["ci95"]
         assert 0 <= lo <= arm["accuracy"] <= hi <= 1, name
-        assert arm["n"] == 16
+        assert arm["n"] == 16 and arm["name"] == name
     assert target["arms"]["related"]["train_subsets"] == ["ct-lung-lesion", "mri-brain-lesion"]
     assert target["arms"]["untrained"]["train_subsets"] == []
-    lo, hi = target["gain"]["ci95"]
-    assert lo <= target["gain"]["related_minus_unrelated"] <= hi
+    gain = result.targets[0].gain
+    assert gain.ci95[0] <= gain.diff <= gain.ci95[1]
     for name in ("report.md", "accuracy.png", "lattice.png", "plan.json", "items/items.jsonl",
-                 "lab/records.parquet", "lab/contact_sheet.png"):
+                 "lab/records.parquet", "lab/contact_sheet.png", "manifest.json",
+                 "lab/manifest.json", "items/manifest.json", "run-log.txt"):
         assert (tmp_path / name).exists(), name
     # no target test image ever reached a training arm
     plan = json.loads((tmp_path / "plan.json").read_text())["plans"][0]
@@ -51,10 +49,8 @@ def test_outputs_have_the_documented_shape(config, tmp_path):
 def test_same_seed_same_files_and_metrics(config, tmp_path):
     a = run_experiment(config(), tmp_path / "a")
     b = run_experiment(config(), tmp_path / "b")
-    assert strip_time(a) == strip_time(b)
-    for rel in ("items/items.jsonl", "plan.json", "report.md"):
-        if rel == "report.md":  # the report prints the wall time; everything else is identical
-            continue
+    assert a == b
+    for rel in ("items/items.jsonl", "plan.json", "report.md", "metrics.json", "manifest.json"):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     for pa_ in (tmp_path / "a" / "runs").rglob("predictions.parquet"):
         pb = tmp_path / "b" / pa_.relative_to(tmp_path / "a")
@@ -64,9 +60,12 @@ def test_same_seed_same_files_and_metrics(config, tmp_path):
 def test_rerun_reuses_finished_arms(config, tmp_path):
     first = run_experiment(config(), tmp_path)
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*.safetensors")}
+    stamps[tmp_path / "metrics.json"] = (tmp_path / "metrics.json").stat().st_mtime_ns
     second = run_experiment(config(), tmp_path)
-    assert stamps and all(p.stat().st_mtime_ns == t for p, t in stamps.items())
-    assert strip_time(first) == strip_time(second)
+    assert len(stamps) > 1 and all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    assert first == second
+    log = (tmp_path / "run-log.txt").read_text()
+    assert "training" not in log and log.count("reused") == 7, log
 
 
 @pytest.mark.slow
@@ -103,16 +102,25 @@ def test_killed_run_resumes_to_the_same_metrics(config, tmp_path):
 
     subprocess.run(cli(out), env=env, check=True, capture_output=True)
     resumed = json.loads((out / "metrics.json").read_text())
-    assert strip_time(resumed) == strip_time(reference)
+    assert resumed == reference
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
-    (lambda c: c.update(bogus=1), "unknown key"),
-    (lambda c: c.update(targets=[]), "targets"),
+    (lambda c: c.update(bogus=1), "key 'bogus': unknown key"),
+    (lambda c: c.update(targets=[]), "key 'targets'"),
     (lambda c: c.update(data={}), "exactly one"),
-    (lambda c: c.update(seeds=["a"]), "seeds"),
-    (lambda c: c.update(budget_per_subset=0), "budget_per_subset"),
-    (lambda c: c["data"]["lab"].pop("cells"), "cells"),
+    (lambda c: c.update(seeds=["a"]), "key 'seeds.0'"),
+    (lambda c: c.update(budget_per_subset=0), "key 'budget_per_subset'"),
+    (lambda c: c["data"]["lab"].pop("cells"), "key 'data.lab.cells': required key is missing"),
+    (lambda c: c["data"]["lab"].update(size="64"), "key 'data.lab.size'.*got '64'"),
+    (lambda c: c.update(drop_leaky="no"), "key 'drop_leaky'"),
+    (lambda c: c["data"].update(records="x/records.parquet"), "exactly one of 'lab' or"),
+    (lambda c: c.update(data={"records": 5}), "key 'data.records'"),
+    (lambda c: c.update(arms=["relatd"]), "unknown arm 'relatd'"),
+    (lambda c: c.update(seeds=[0, 0]), "unique"),
+    (lambda c: c["backend_options"].update(epochs="8"), "backend_options key 'epochs'"),
+    (lambda c: c["backend_options"].update(epoch=8), "backend_options key 'epoch': unknown"),
+    (lambda c: c.update(backend="gpt"), "unknown backend 'gpt'"),
 ])
 def test_bad_configs_name_the_problem(config, mutate, message):
     cfg = config()
@@ -135,7 +143,7 @@ def test_unquoted_null_key_is_understood(tmp_path, config):
     text = yaml.safe_dump(cfg).replace("'null': false", "null: true")
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    assert load_config(path).lab["null"] is True
+    assert load_config(path).lab.null is True
 
 
 def test_unknown_target_is_a_clear_error(config, tmp_path):
@@ -154,7 +162,9 @@ def test_cli_run_and_plan(config, tmp_path):
     plan = subprocess.run([sys.executable, "-m", "medmat.cli", "experiment", "plan", str(path),
                            "--records", str(tmp_path / "out" / "lab")], env=env,
                           capture_output=True, text=True)
-    assert plan.returncode == 0 and "related" in plan.stdout
+    assert plan.returncode == 0 and "related" in plan.stderr
+    # the plan printed is, byte for byte, the plan.json the run wrote
+    assert plan.stdout == (tmp_path / "out" / "plan.json").read_text()
     bad = subprocess.run([sys.executable, "-m", "medmat.cli", "experiment", "run",
                           str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "x")], env=env,
                          capture_output=True, text=True)

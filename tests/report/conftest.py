@@ -28,14 +28,23 @@ BIASED = {
 }  # fmt: skip
 
 
+UNBIASED = {
+    "letters": ["A", "B", "C", "D"], "n": 200, "n_answered": 200, "no_answer": 0,
+    "predicted": {"A": 50, "B": 52, "C": 48, "D": 50},
+    "gold": {"A": 50, "B": 50, "C": 50, "D": 50},
+    "predicted_share": {"A": 0.25, "B": 0.26, "C": 0.24, "D": 0.25},
+    "gold_share": {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25},
+    "max_share_gap": 0.01, "max_letter": "B", "chi2": 0.16, "dof": 3, "p_value": 0.98, "note": "",
+}  # fmt: skip
+
+
 def _arm(acc: float, lo: float, hi: float, subsets: list[str], n_train: int,
          bias: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     n = 200
     return {
         "accuracy": acc, "ci95": [lo, hi], "n": n, "n_correct": round(acc * n), "no_answer": 0,
         "chance": 0.25, "train_subsets": subsets, "n_train": n_train,
-        "letter_bias": bias or {"predicted": {"A": 0.25, "B": 0.26, "C": 0.24, "D": 0.25},
-                                "gold": {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}},
+        "letter_bias": bias or UNBIASED,
         "per_seed": [acc], "mean": acc, "sd": 0.0,
     }  # fmt: skip
 
@@ -50,9 +59,7 @@ def build_metrics() -> dict[str, Any]:
             "target_trained": _arm(0.91, 0.87, 0.94, ["xray-brain-lesion"], 1000),
             "untrained": _arm(0.245, 0.19, 0.305, [], 0),
         },
-        # as the runner writes it: the gain copied from diffs, whose bootstrap p of 0 means
-        # "below 2/n_boot"
-        "gain": {"related_minus_unrelated": 0.37, "ci95": [0.29, 0.45], "p_value": 0.0},
+        # a bootstrap p of 0 means "below 2/n_boot"
         "diffs": {
             "related_minus_untrained": {"diff": 0.375, "ci95": [0.29, 0.46], "p_value": 0.0005},
             "related_minus_unrelated": {"diff": 0.37, "ci95": [0.29, 0.45], "p_value": 0.0,
@@ -68,13 +75,17 @@ def build_metrics() -> dict[str, Any]:
             "target_trained": _arm(0.80, 0.74, 0.85, ["ct-bones-fracture"], 800),
             "untrained": _arm(0.5, 0.43, 0.57, [], 0),
         },
-        "gain": {"related_minus_unrelated": 0.025, "ci95": [-0.07, 0.12], "p_value": 0.61},
-        "diffs": {},
+        "diffs": {"related_minus_unrelated": {"diff": 0.025, "ci95": [-0.07, 0.12],
+                                              "p_value": 0.61}},
     }  # fmt: skip
     for arm in t2["arms"].values():
         arm["chance"] = 0.5
+    for t in (t1, t2):
+        for table in (t["arms"], t["diffs"]):
+            for name, value in table.items():
+                value["name"] = name
     return {
-        "seed": 0, "seeds": [0], "wall_seconds": 123.4, "backend": "builtin",
+        "schema_version": 2, "name": "unit", "seeds": [0], "backend": "builtin",
         "lab": {"null": False, "seed": 0, "size": 64},
         "config": {"name": "unit", "backend": {"name": "builtin"}},
         "lattice": copy.deepcopy(LATTICE), "targets": [t1, t2],
