@@ -29,7 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         for label in ("from scratch", "rerun (all arms cached)"):
             t0 = time.perf_counter()
-            metrics = run_experiment(cfg, out)
+            metrics = run_experiment(cfg, out).to_dict()
             rows.append((label, time.perf_counter() - t0, metrics))
     print(
         f"medmat quickstart{' --null' if args.null else ''}: {os.cpu_count()} CPUs visible, "
@@ -40,7 +40,7 @@ def main() -> None:
         parts = []
         for t in m["targets"]:
             a = t["arms"]
-            lo, hi = t["gain"]["ci95"]
+            lo, hi = t["diffs"]["related_minus_unrelated"]["ci95"]
             parts.append(
                 f"{t['target']['subset']}: {a['related']['accuracy']:.3f} / "
                 f"{a['unrelated']['accuracy']:.3f} / {a['target_trained']['accuracy']:.3f}"
