@@ -109,13 +109,17 @@ def test_paired_diff_hand_computed_and_identical_arms():
 
 
 def test_paired_uses_same_items_for_both_arms():
-    # a is perfect and b misses on every item: with joint resampling the difference of acc50
-    # is exactly 1 in every replicate (independent resampling would give the same here, but a
-    # zero-width interval also needs both arms' replicates to have n items each)
+    # IoU of b is w_i (varying), of a is w_i + 0.1 on every item: resampling items jointly makes
+    # every replicate's mIoU difference exactly 0.1; resampling arms apart would not
     gold = [(0, 0, 1, 1)] * 6
-    d = paired_box_diff(gold, [None] * 6, gold, n_boot=200)
-    assert d["acc50"].ci95 == (1.0, 1.0)
-    assert d["acc50"].p_value == 0.0
+    widths = [0.1, 0.3, 0.4, 0.6, 0.7, 0.8]
+    pred_b = [(0, 0, w, 1) for w in widths]
+    pred_a = [(0, 0, w + 0.1, 1) for w in widths]
+    d = paired_box_diff(pred_a, pred_b, gold, n_boot=200)
+    assert d["miou"].diff == pytest.approx(0.1)
+    assert d["miou"].ci95 == pytest.approx((0.1, 0.1), abs=1e-12)
+    assert d["miou"].p_value == 0.0
+    assert d["acc50"].diff == pytest.approx(1 / 6)  # only w = 0.4 crosses 0.5
 
 
 @pytest.mark.parametrize(("pred", "gold", "match"), [
