@@ -1,0 +1,157 @@
+"""A catalog plan as files: the plan table (CSV and markdown) and ready-to-run experiment configs.
+
+The configs use the keys of :class:`medmat.experiment.config.ExperimentConfig`; ``data.records``
+is a placeholder path for the ingested Med-MAT release (``medmat ingest``), relative to the
+config file, and every arm is explicit (``{name, subsets: {subset: budget}}``) so what runs is
+exactly what the plan table shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medmat.study.catalog_plan import PRIMARY_RULE, CatalogPlan, published_examples
+
+RECORDS_PLACEHOLDER = "../records.parquet"
+DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
+PAIRWISE_COLUMNS = (
+    "target", "target_mat", "direction", "fixed", "source_a", "source_a_mat", "source_b",
+    "source_b_mat", "task_match", "items_a", "items_b", "related_items", "unrelated",
+    "unrelated_items", "primary", "sizes", "experiment",
+)  # fmt: skip
+ABLATION_COLUMNS = (
+    "target", "target_mat", "arm", "n_subsets", "subsets", "items", "available", "capped",
+    "sizes", "experiment",
+)  # fmt: skip
+
+
+def _budgets(budgets: dict[str, int]) -> str:
+    return " ".join(f"{s}:{n}" for s, n in sorted(budgets.items()))
+
+
+def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
+    """One row per combination (pairwise) or per target and arm (ablation)."""
+    sizes = "counted" if plan.sizes_known else "assumed"
+    if plan.design == "pairwise":
+        return [
+            {"target": c.target.no, "target_mat": c.target.mat(), "direction": c.direction,
+             "fixed": c.fixed, "source_a": c.source_a.no, "source_a_mat": c.source_a.mat(),
+             "source_b": c.source_b.no, "source_b_mat": c.source_b.mat(),
+             "task_match": c.task_match, "items_a": c.related[c.source_a.no],
+             "items_b": c.related[c.source_b.no], "related_items": sum(c.related.values()),
+             "unrelated": _budgets(c.unrelated), "unrelated_items": sum(c.unrelated.values()),
+             "primary": c.primary, "sizes": sizes, "experiment": c.name}
+            for c in plan.combinations
+        ]  # fmt: skip
+    return [
+        {"target": a.target.no, "target_mat": a.target.mat(), "arm": a.name,
+         "n_subsets": len(a.budgets), "subsets": _budgets(a.budgets),
+         "items": sum(a.budgets.values()), "available": a.available,
+         "capped": a.available > sum(a.budgets.values()), "sizes": sizes,
+         "experiment": f"ablation-{a.target.no}"}
+        for a in plan.ablation
+    ]  # fmt: skip
+
+
+def plan_csv(plan: CatalogPlan) -> str:
+    columns = PAIRWISE_COLUMNS if plan.design == "pairwise" else ABLATION_COLUMNS
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(plan_rows(plan))
+    return buf.getvalue()
+
+
+def plan_markdown(plan: CatalogPlan) -> str:
+    """A readable plan: summary, the published examples (pairwise), the table, skipped targets."""
+    rows = plan_rows(plan)
+    columns = PAIRWISE_COLUMNS if plan.design == "pairwise" else ABLATION_COLUMNS
+    shown = [c for c in columns if c not in ("sizes",)]
+    lines = [f"# `{plan.design}` planned on the Med-MAT catalog", ""]
+    lines.append(f"- targets planned: {len(plan.targets)}; skipped: {len(plan.skipped)}")
+    if plan.design == "pairwise":
+        n_primary = sum(c.primary for c in plan.combinations)
+        lines.append(f"- combinations: {len(plan.combinations)} ({n_primary} primary: "
+                     f"{PRIMARY_RULE})")  # fmt: skip
+    else:
+        lines.append(f"- arms: {len(rows)}; arm cap {plan.arm_cap} items")
+    lines.append(f"- training cap per subset: {plan.cap} items")
+    lines.append("- training sizes: " + ("counted from the given sizes; subsets below the cap "
+                 "are test-only" if plan.sizes_known else "ASSUMED (the catalog records no "
+                 "sizes): every released classification subset is taken to supply the cap; "
+                 "replan with --sizes to apply the test-only rule"))  # fmt: skip
+    if plan.design == "pairwise":
+        lines += ["", "## The study's published examples", ""]
+        for name, found in published_examples(plan).items():
+            got = ", ".join(f"`{c.name}`" + (" (primary)" if c.primary else "") for c in found)
+            lines.append(f"- {name}: " + (f"reproduced by {got}" if found else "NOT in the plan"))
+    lines += ["", "## Plan", "", "| " + " | ".join(shown) + " |",
+              "|" + "---|" * len(shown)]  # fmt: skip
+    lines += ["| " + " | ".join(str(r[c]) for c in shown) + " |" for r in rows]
+    if plan.skipped:
+        lines += ["", "## Targets without an experiment", ""]
+        lines += [f"- {no}: {why}" for no, why in sorted(plan.skipped.items())]
+    return "\n".join(lines) + "\n"
+
+
+def experiment_configs(
+    plan: CatalogPlan,
+    *,
+    records: str = RECORDS_PLACEHOLDER,
+    backend: str = "hf",
+    backend_options: dict[str, Any] | None = None,
+    primary_only: bool = False,
+    seeds: tuple[int, ...] = (0,),
+) -> dict[str, dict[str, Any]]:
+    """Experiment name -> an ExperimentConfig dict (pairwise: one per combination, with arms
+    related / unrelated / untrained; ablation: one per target with the ablation arms)."""
+    if backend_options is None:
+        backend_options = {"model": DEFAULT_MODEL} if backend == "hf" else {}
+    common = {"data": {"records": records}, "budget_per_subset": plan.cap, "backend": backend,
+              "backend_options": dict(backend_options), "seeds": list(seeds)}  # fmt: skip
+    out: dict[str, dict[str, Any]] = {}
+    if plan.design == "pairwise":
+        for c in plan.combinations:
+            if primary_only and not c.primary:
+                continue
+            out[c.name] = {"name": c.name, "targets": [c.target.no], "arms": [
+                {"name": "related", "subsets": dict(sorted(c.related.items()))},
+                {"name": "unrelated", "subsets": dict(c.unrelated)},
+                "untrained"], **common}  # fmt: skip
+        return out
+    for arm in plan.ablation:
+        name = f"ablation-{arm.target.no}"
+        cfg = out.setdefault(name, {"name": name, "targets": [arm.target.no], "arms": [],
+                                    **common})  # fmt: skip
+        if arm.name == "untrained":
+            cfg["arms"].append("untrained")
+        elif arm.budgets:  # an empty arm would train nothing: it is the untrained arm again
+            cfg["arms"].append({"name": arm.name, "subsets": dict(arm.budgets)})
+    return out
+
+
+def config_yaml(config: dict[str, Any]) -> str:
+    head = ("# Planned by `medmat study` on the Med-MAT catalog. data.records: the ingested "
+            "release\n# (medmat ingest), relative to this file. Run: medmat experiment run "
+            "THIS.yaml --out DIR\n")  # fmt: skip
+    return head + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+def write_plan(
+    plan: CatalogPlan, out: str | os.PathLike[str], configs: dict[str, dict[str, Any]]
+) -> list[Path]:
+    """Write plan.csv, plan.md and configs/NAME.yaml under ``out``, each file atomically."""
+    from medmat.io import write_text
+
+    base = Path(out)
+    written = [write_text(base / "plan.csv", plan_csv(plan)),
+               write_text(base / "plan.md", plan_markdown(plan))]  # fmt: skip
+    written += [write_text(base / "configs" / f"{name}.yaml", config_yaml(cfg))
+                for name, cfg in configs.items()]  # fmt: skip
+    return written
