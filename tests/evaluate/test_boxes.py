@@ -65,7 +65,7 @@ def test_bootstrap_matches_naive_resampling():
     pred[3] = np.nan
     m = box_metrics(pred, gold, n_boot=300, seed=11)
     # the same draws, one replicate at a time, metrics recomputed from scratch
-    draws = np.random.default_rng(11).integers(0, 30, size=(300, 30))
+    draws = np.random.default_rng(11).integers(0, 30, size=(300, 30), dtype=np.uint32)
     ci, mi = [], []
     for idx in draws:
         g, p = gold[idx], pred[idx]

@@ -176,9 +176,14 @@ def _boot_sums(cols: Sequence[np.ndarray], n_boot: int, seed: int) -> list[np.nd
     rows = max(1, _CHUNK_ELEMENTS // n)
     for lo in range(0, n_boot, rows):
         hi = min(n_boot, lo + rows)
-        idx = rng.integers(0, n, size=(hi - lo, n))
+        idx = rng.integers(0, n, size=(hi - lo, n), dtype=np.uint32)
+        # How often each item is drawn per replicate, then one matrix product per arm: several
+        # times faster than gathering the drawn items' values and summing them.
+        flat = idx.astype(np.int64) + np.arange(hi - lo, dtype=np.int64)[:, None] * n
+        counts = np.bincount(flat.ravel(), minlength=(hi - lo) * n).reshape(hi - lo, n)
+        counts = counts.astype(float)
         for c, o in zip(cols, out, strict=True):
-            o[lo:hi] = c[:, idx].sum(axis=2).T
+            o[lo:hi] = counts @ c.T
     return out
 
 
