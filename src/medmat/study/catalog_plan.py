@@ -361,6 +361,14 @@ def sizes_from_records(path: str) -> dict[str, int]:
 
     columns = ["record_id", "subset", "modality", "area", "task", "split"]
     lattice = lattice_from_table(read_records_table(path, columns=columns))
+    catalog = {s.no: (s.modality, s.area, s.task) for s in load_catalog().subsets}
+    for sub, info in lattice.items():
+        if catalog.get(sub) != info.triplet:
+            raise MedmatError(
+                f"{path}: subset {sub!r} ({' / '.join(info.triplet)}) is not the catalog's "
+                f"{catalog[sub] if sub in catalog else 'subset list (01..53)'}; plan from records "
+                "ingested from the Med-MAT release (medmat ingest), or give --sizes"
+            )
     return {sub: info.n_train for sub, info in lattice.items()}
 
 

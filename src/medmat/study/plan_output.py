@@ -136,11 +136,24 @@ def experiment_configs(
     return out
 
 
+class _Dumper(yaml.SafeDumper):
+    """Quotes every all-digit string: subset ids such as 08 stay strings in any YAML reader
+    (PyYAML leaves 08 and 09 bare, which YAML 1.2 readers take for numbers)."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "'" if value.isdigit() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def config_yaml(config: dict[str, Any]) -> str:
     head = ("# Planned by `medmat study` on the Med-MAT catalog. data.records: the ingested "
             "release\n# (medmat ingest), relative to this file. Run: medmat experiment run "
             "THIS.yaml --out DIR\n")  # fmt: skip
-    return head + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return head + yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def write_plan(
