@@ -259,4 +259,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from medmat.failures import run_guarded
+
+    raise SystemExit(run_guarded(main))  # one-line errors like every medmat command

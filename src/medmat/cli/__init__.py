@@ -8,11 +8,11 @@ that train).
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 import click
-
-from medmat.errors import MedmatError
 
 # subcommand -> (module, one-line help shown by `medmat --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,17 +68,32 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> None:
+def _invoke(args: list[str]) -> None:
+    """Run the click group without click's own exception handling (``main`` owns it)."""
     try:
-        cli.main(args=argv, prog_name="medmat", standalone_mode=False)
-    except MedmatError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)
+        with cli.make_context("medmat", args) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as exc:  # --help, --version
+        if exc.exit_code:
+            sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
+        raise KeyboardInterrupt from None
+    except click.ClickException as exc:  # usage errors: click's own message, exit 2
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``medmat`` entry point: every failure becomes one line and an exit status.
+
+    MedmatError and expected failures (disk full, permissions, corrupt or non-UTF-8 files,
+    resource limits) -> ``error: ...``, exit 2; Ctrl-C -> ``interrupted``, exit 130; a bug ->
+    one line plus the path of the saved traceback, exit 1 (see :mod:`medmat.failures`).
+    """
+    from medmat.failures import run_guarded
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    # A file-size limit (ulimit -f) should fail the write with EFBIG, not kill the process.
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    run_guarded(lambda: _invoke(args), args)

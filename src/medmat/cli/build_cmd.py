@@ -21,9 +21,10 @@ import click
                    "summary.json) instead of refusing to build.")
 @click.option("--batch-size", default=65536, show_default=True, type=int,
               help="Records per streamed batch (memory vs. speed).")
+@click.option("--force", is_flag=True, help="Replace an existing build in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def command(records: Path, out_dir: Path, seed: int, templates_file: Path | None,
-            drop_leaky: bool, batch_size: int, quiet: bool) -> None:
+            drop_leaky: bool, batch_size: int, force: bool, quiet: bool) -> None:
     """Turn a records table into single-choice VQA items.
 
     RECORDS is a records.parquet file or the folder holding it (made by `medmat synth` or
@@ -35,8 +36,14 @@ def command(records: Path, out_dir: Path, seed: int, templates_file: Path | None
       medmat build runs/lab/records.parquet --out qa --seed 1 --templates my_templates.yaml
       medmat build data/chest --out qa --drop-leaky
     """
+    from medmat.outdir import check_out_dir
     from medmat.qa import build
+    from medmat.records import records_path
 
+    # build reads the records table (and a templates file), not the folder around it, so
+    # `medmat build runs/lab --out runs/lab/qa` is fine; `--out runs/lab` is not.
+    inputs = [records_path(records), *([templates_file] if templates_file else [])]
+    check_out_dir(out_dir, "items", inputs, force=force)
     summary = build(records, out_dir, seed=seed, templates_file=templates_file,
                     drop_leaky=drop_leaky, batch_size=batch_size, progress=not quiet)
     if not quiet:

@@ -115,9 +115,11 @@ def _check_outputs(csv_path: Path | None, json_path: Path | None, lattice: Path 
         raise MedmatError("--csv, --json and --lattice must name different files")
     if lattice is not None and lattice.suffix.lower() != ".png":
         raise MedmatError(f"--lattice {lattice}: the lattice is a PNG; use a path ending in .png")
-    for p in paths:
-        if p.exists() and p.is_dir():
-            raise MedmatError(f"{p} is a directory; give a file path for the output")
+    from medmat.outdir import check_out_file
+
+    for p, flag in ((csv_path, "--csv"), (json_path, "--json"), (lattice, "--lattice")):
+        if p is not None:
+            check_out_file(p, flag=flag)
 
 
 def _title(count_kind: str, shown: dict[str, str]) -> str:

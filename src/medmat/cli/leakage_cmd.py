@@ -41,7 +41,11 @@ def command(records: tuple[Path, ...], out: Path, threshold: int, no_near: bool,
     from rich.table import Table
 
     from medmat.leakage.report import find_duplicates
+    from medmat.outdir import check_out_file
 
+    # Never into a dataset (a missing one is reported by find_duplicates).
+    tables = [p / "records.parquet" if p.is_dir() else p for p in records if p.exists()]
+    check_out_file(out, [*tables, *(t.parent for t in tables)])
     report = find_duplicates(list(records), threshold=threshold, near=not no_near,
                              rehash=rehash)
     report.write(out)

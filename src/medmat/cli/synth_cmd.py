@@ -227,6 +227,12 @@ def command(out_dir: Path, cells: tuple[str, ...], lattice: Path | None, all_cel
         raise MedmatError(f"--workers {workers}: use at least 1 worker process")
     chosen = resolve_cells(cells, lattice, all_cells, modalities, areas, tasks)
     cfg = LabConfig(seed=seed, null=null, size=size)
+    from medmat.outdir import check_out_dir, claim_dir
+
+    # A lab grows in place (same config, bigger counts): an existing lab is continued, any
+    # other non-empty folder refused; claiming the folder first lets a killed run be resumed.
+    check_out_dir(out_dir, "lab", [lattice] if lattice else [], resume_ok=True)
+    claim_dir(out_dir, "lab")
 
     start = time.perf_counter()
     with _progress_off(quiet):

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from medmat.errors import MedmatError
@@ -69,7 +70,13 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_trainable(model: torch.nn.Module, path: Path) -> None:
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except SafetensorError as exc:  # truncated by a full disk, or not a checkpoint at all
+        raise MedmatError(
+            f"{path}: corrupt, truncated or foreign checkpoint ({exc}); delete the work dir's "
+            "checkpoint/ folder to restart training"
+        ) from None
     params = dict(model.named_parameters())
     missing = [n for n, p in params.items() if p.requires_grad and n not in state]
     unknown = [n for n in state if n not in params]
