@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from medmat.imaging import open_image, phash, pixel_sha1
+from medmat.manifest import output_digests, read_manifest, write_manifest
 from medmat.records import ImageRecord, write_records
 
 SUBSETS = {
@@ -44,7 +45,8 @@ def _image(seed: int, kind: str) -> Image.Image:
     return img.convert("L") if kind == "grey" else img
 
 
-def make_records_dir(root: Path) -> Path:
+def make_records_dir(root: Path, prefix: str = "") -> Path:
+    """``prefix="images/"`` puts the files where `medmat ingest` puts them."""
     records = []
     seed = 0
     for sub, (mod, area, task, labels, kind) in SUBSETS.items():
@@ -52,7 +54,7 @@ def make_records_dir(root: Path) -> Path:
             for i in range(n):
                 seed += 1
                 ext = "jpg" if kind == "jpg" else "png"
-                rel = f"{area}_{mod}/{split}/{labels[i % len(labels)]}/img ({i}).{ext}"
+                rel = f"{prefix}{area}_{mod}/{split}/{labels[i % len(labels)]}/img ({i}).{ext}"
                 img = _image(seed, kind)
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
                 if ext == "jpg":
@@ -72,10 +74,10 @@ def make_records_dir(root: Path) -> Path:
     return root
 
 
-def build_items(tmp: Path) -> Path:
+def build_items(tmp: Path, prefix: str = "") -> Path:
     from medmat.qa import build
 
-    records = make_records_dir(tmp / "records")
+    records = make_records_dir(tmp / "records", prefix)
     build(records, tmp / "items", seed=0)
     return tmp / "items"
 
@@ -91,6 +93,22 @@ def items_dir(_shared_items) -> Path:
     return _shared_items
 
 
+def resign_build(items: Path) -> None:
+    """Record the build's files as they are now in its manifest.
+
+    A test that damages a build on purpose calls this so that the export's own checks answer,
+    not the "changed since the build" check in front of them (see test_edited_build_is_refused).
+    """
+    man = read_manifest(items)
+    present = [name for name in man.outputs if (items / name).exists()]
+    write_manifest(items, man.with_outputs(output_digests(items, present)))
+
+
+@pytest.fixture
+def resign():
+    return resign_build
+
+
 @pytest.fixture
 def fresh_items(tmp_path, _shared_items) -> Path:
     """A private copy of the records + items that a test may damage."""
@@ -100,4 +118,11 @@ def fresh_items(tmp_path, _shared_items) -> Path:
     (items / "summary.json").write_text(
         summary.replace(str((_shared_items.parent / "records").resolve()),
                         str((tmp_path / "copy" / "records").resolve())))
+    resign_build(items)
     return items
+
+
+@pytest.fixture
+def ingest_layout_items(tmp_path) -> Path:
+    """Items whose image paths start with images/, as records from `medmat ingest` do."""
+    return build_items(tmp_path / "ingested", prefix="images/")

@@ -1,9 +1,6 @@
-"""Same items => byte-identical exports; the CLI prints what it wrote; the answer parser."""
+"""Same items => byte-identical exports; the CLI prints what it wrote."""
 
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -52,30 +49,3 @@ def test_cli_export(items_dir, tmp_path, capsys):
     assert code == 0 and "Subset--22-val.json" in stdout and "images/" not in stdout
     assert sorted(p.name for p in (tmp_path / "mm").iterdir()) == [
         "Subset--03-val.json", "Subset--22-val.json", "Subset--26-val.json"]
-
-
-@pytest.fixture
-def parse_choice():
-    path = Path(__file__).parents[2] / "src/medmat/export/lmms_eval_utils.py"
-    spec = importlib.util.spec_from_file_location("lmms_utils_under_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.parse_choice
-
-
-@pytest.mark.parametrize(("reply", "expected"), [
-    ("B", "B"), ("b", "B"), (" C. ", "C"), ("(A)", "A"), ("D: Pituitary", "D"),
-    ("The answer is B.", "B"), ("answer: c", "C"), ("I think (B) fits", "B"),
-    ("A benign lesion is visible", None),  # a sentence starting with "A" is not option A
-    ("Glioma", "A"), ("not fractured", None), ("", None), (None, None), ("E", None),
-    ("Meningioma or glioma", None),
-])
-def test_parse_choice(parse_choice, reply, expected):
-    options = ["Glioma", "Meningioma", "No tumor", "Pituitary"]
-    assert parse_choice(reply, options) == expected
-
-
-def test_parse_choice_prefers_longest_option(parse_choice):
-    options = ["Fractured", "Not fractured"]
-    assert parse_choice("Not fractured", options) == "B"
-    assert parse_choice("It looks fractured.", options) == "A"

@@ -27,7 +27,7 @@ def test_missing_image_writes_nothing(fresh_items, tmp_path, fmt):
     _assert_nothing_written(tmp_path)
 
 
-def test_corrupt_image_and_escaping_path(fresh_items, tmp_path):
+def test_corrupt_image_and_escaping_path(fresh_items, tmp_path, resign):
     bad = tmp_path / "copy/records/Brain_MRI/val/Glioma/img (0).jpg"
     bad.write_bytes(bad.read_bytes()[:40])
     with pytest.raises(MedmatError, match="not a readable image"):
@@ -38,6 +38,7 @@ def test_corrupt_image_and_escaping_path(fresh_items, tmp_path):
     images[0] = "../../secret.png"
     table = table.set_column(table.schema.get_field_index("image"), "image", pa.array(images))
     pq.write_table(table, fresh_items / "items.parquet")
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="escapes the dataset root"):
         export(fresh_items, "vlmevalkit", tmp_path / "out", splits=["train"])
     _assert_nothing_written(tmp_path)
@@ -57,18 +58,22 @@ def test_argument_errors(items_dir, tmp_path):
     _assert_nothing_written(tmp_path)
 
 
-def test_summary_problems(fresh_items, tmp_path):
+def test_summary_problems(fresh_items, tmp_path, resign):
     summary = json.loads((fresh_items / "summary.json").read_text())
     (fresh_items / "summary.json").write_text(json.dumps({**summary, "image_root": ""}))
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="no 'image_root' entry"):
         export(fresh_items, "hf", tmp_path / "out")
     (fresh_items / "summary.json").write_text(json.dumps({**summary, "image_root": "gone"}))
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="is not a folder"):
         export(fresh_items, "hf", tmp_path / "out")
     (fresh_items / "summary.json").write_text("{not json")
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="not valid JSON"):
         export(fresh_items, "hf", tmp_path / "out")
     (fresh_items / "summary.json").unlink()
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="summary.json: not found"):
         export(fresh_items, "hf", tmp_path / "out")
     (fresh_items / "items.parquet").unlink()
@@ -77,25 +82,29 @@ def test_summary_problems(fresh_items, tmp_path):
     _assert_nothing_written(tmp_path)
 
 
-def test_relative_image_root_is_relative_to_items_dir(fresh_items, tmp_path):
+def test_relative_image_root_is_relative_to_items_dir(fresh_items, tmp_path, resign):
     summary = json.loads((fresh_items / "summary.json").read_text())
     (fresh_items / "summary.json").write_text(json.dumps({**summary, "image_root": "../records"}))
+    resign(fresh_items)
     res = export(fresh_items, "medmat-json", tmp_path / "out", splits=["val"])
     assert res.counts == {"val": 3}
 
 
-def test_bad_items_table(fresh_items, tmp_path):
+def test_bad_items_table(fresh_items, tmp_path, resign):
     table = pq.read_table(fresh_items / "items.parquet")
     pq.write_table(table.drop_columns(["options"]), fresh_items / "items.parquet")
+    resign(fresh_items)
     with pytest.raises(MedmatError, match=r"lacks column\(s\) \['options'\]"):
         export(fresh_items, "hf", tmp_path / "out")
     ids = table.column("id").to_pylist()
     ids[1] = ids[0]
     pq.write_table(table.set_column(0, "id", pa.array(ids, pa.int64())),
                    fresh_items / "items.parquet")
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="duplicate item id 0"):
         export(fresh_items, "hf", tmp_path / "out")
     pq.write_table(table.slice(0, 0), fresh_items / "items.parquet")
+    resign(fresh_items)
     with pytest.raises(MedmatError, match="no items to export"):
         export(fresh_items, "hf", tmp_path / "out")
     _assert_nothing_written(tmp_path)
@@ -152,3 +161,4 @@ def test_current_folder_is_not_an_output(items_dir, tmp_path, monkeypatch):
     with pytest.raises(MedmatError, match="choose a dedicated output folder"):
         export(items_dir, "hf", ".", overwrite=True)
     assert (tmp_path / "mine.txt").exists()
+

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from medmat.export import DEFAULT_NAME, FORMATS, IMAGE_MODES
+from medmat.export import DEFAULT_LICENSE, DEFAULT_NAME, FORMATS, IMAGE_MODES, REGISTRY
+
+_FORMAT_HELP = "Target format: " + "; ".join(f"{f.name} ({f.summary})" for f in REGISTRY.values())
 
 
 @click.command(name="export")
 @click.argument("items_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS),
-              help="Target format.")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help=_FORMAT_HELP)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Output folder (created; replaced only with --overwrite).")
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]),
@@ -27,14 +28,17 @@ from medmat.export import DEFAULT_NAME, FORMATS, IMAGE_MODES
               help="medmat-json: one Subset--NN-SPLIT.json per subset and split (the upstream "
                    "Aggregated_Subsets layout) instead of NAME--SPLIT.json.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty --out folder.")
+@click.option("--license", "license_id", default=None,
+              help=f"hf: the dataset card's licence identifier (e.g. cc-by-4.0). Default: "
+                   f"{DEFAULT_LICENSE} (the card then says to check each source's terms).")
 def command(items_dir: Path, fmt: str, out: Path, splits: tuple[str, ...], name: str,
-            images: str, by_subset: bool, overwrite: bool) -> None:
+            images: str, by_subset: bool, overwrite: bool, license_id: str | None) -> None:
     """Export the VQA items in ITEMS_DIR (the output of `medmat build`) to another tool.
 
     \b
     Examples:
       medmat export runs/items --format llamafactory --split train --out runs/lf
-      medmat export runs/items --format hf --out runs/hf
+      medmat export runs/items --format hf --out runs/hf --license cc-by-4.0
       medmat export runs/items --format vlmevalkit --split test --out runs/vlmeval
       medmat export runs/items --format lmms-eval --split test --out runs/lmms
       medmat export runs/items --format medmat-json --out runs/medmat-json
@@ -43,7 +47,7 @@ def command(items_dir: Path, fmt: str, out: Path, splits: tuple[str, ...], name:
     from medmat.export import export
 
     result = export(items_dir, fmt, out, splits=list(splits) or None, name=name, images=images,
-                    overwrite=overwrite, by_subset=by_subset)
+                    overwrite=overwrite, by_subset=by_subset, license=license_id)
     counts = ", ".join(f"{s}: {n}" for s, n in result.counts.items())
     click.echo(f"exported {sum(result.counts.values())} item(s) ({counts}), "
                f"{result.images} image(s) as {fmt} to {result.out}")

@@ -4,19 +4,20 @@
 summary.json), checks every image, writes the chosen format into a temporary folder and renames
 it onto ``out``: nothing partial is ever left behind.
 
-Formats: ``llamafactory`` (sharegpt JSON + dataset_info.json), ``hf`` (Parquet with embedded
-images), ``vlmevalkit`` (MCQ TSV), ``lmms-eval`` (task YAML + Parquet + utils.py),
-``medmat-json`` (the published Med-MAT item JSON).
+The formats are the entries of :data:`medmat.export.registry.REGISTRY`: ``llamafactory``
+(sharegpt JSON + dataset_info.json), ``hf`` (Parquet with embedded images + dataset card),
+``vlmevalkit`` (MCQ TSV), ``lmms-eval`` (task YAML + Parquet + scorer), ``medmat-json`` (the
+published Med-MAT item JSON). Prompts and scorers follow :mod:`medmat.qa.answers`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from medmat.errors import MedmatError
 from medmat.export.common import (
-    ExportInput,
     ExportResult,
     check_images,
     check_name,
@@ -25,10 +26,31 @@ from medmat.export.common import (
     load_export_input,
     staged_output,
 )
+from medmat.export.registry import FORMATS, REGISTRY, WriteContext, get_format
 
-FORMATS = ("llamafactory", "hf", "vlmevalkit", "lmms-eval", "medmat-json")
 IMAGE_MODES = ("copy", "reference")
 DEFAULT_NAME = "medmat"
+DEFAULT_LICENSE = "unknown"  # medmat cannot know the terms of the source images
+_LICENSE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+
+
+def _check_options(fmt: str, *, images: str, by_subset: bool, license: str | None) -> str:
+    spec = get_format(fmt)
+    if by_subset and not spec.by_subset:
+        allowed = [f.name for f in REGISTRY.values() if f.by_subset]
+        raise MedmatError(f"--by-subset applies to --format {' / '.join(allowed)} only")
+    if license is not None and not spec.card:
+        allowed = [f.name for f in REGISTRY.values() if f.card]
+        raise MedmatError(f"--license applies to --format {' / '.join(allowed)} only")
+    if images not in IMAGE_MODES:
+        raise MedmatError(f"--images {images!r}: choose one of {', '.join(IMAGE_MODES)}")
+    license = DEFAULT_LICENSE if license is None else license
+    if not _LICENSE_RE.match(license):
+        raise MedmatError(
+            f"--license {license!r}: give a Hugging Face licence identifier in lower case "
+            "(e.g. cc-by-4.0, apache-2.0, other, unknown)"
+        )
+    return license
 
 
 def export(
@@ -41,6 +63,7 @@ def export(
     images: str = "copy",
     overwrite: bool = False,
     by_subset: bool = False,
+    license: str | None = None,
 ) -> ExportResult:
     """Export the items in ``items_dir`` as ``fmt`` into the folder ``out``.
 
@@ -48,58 +71,31 @@ def export(
     path-based formats (llamafactory, medmat-json): ``copy`` puts them under ``out/images/``,
     ``reference`` leaves them where they are (paths relative to the build's image_root).
     ``by_subset`` (medmat-json only) writes one ``Subset--NN-split.json`` per subset and split.
+    ``license`` (hf only) is the dataset card's licence identifier (default ``unknown``).
     """
-    if fmt not in FORMATS:
-        raise MedmatError(f"--format {fmt!r}: unknown; choose one of {', '.join(FORMATS)}")
-    if by_subset and fmt != "medmat-json":
-        raise MedmatError("--by-subset applies to --format medmat-json only")
-    if images not in IMAGE_MODES:
-        raise MedmatError(f"--images {images!r}: choose one of {', '.join(IMAGE_MODES)}")
+    license = _check_options(fmt, images=images, by_subset=by_subset, license=license)
+    spec = REGISTRY[fmt]
     check_name(name)
     out = Path(out)
     inp = load_export_input(items_dir, splits)
-    if fmt in ("hf", "lmms-eval"):
+    if spec.needs_datasets:
         from medmat.export.hf import _datasets
 
         _datasets()  # fail before any work if the library is missing
+    write = spec.load()
     # Refuse a bad --out before the (slow) image check, and never write inside the inputs.
     with staged_output(out, overwrite=overwrite, protect=[inp.items_dir, inp.image_root]) as stage:
         files = check_images(inp)
-        copied = images == "copy"
-        notes = _write(fmt, inp, stage, files, name=name, copied=copied, final_out=out,
-                       by_subset=by_subset)
+        copied = spec.path_images and images == "copy"
+        if copied:
+            copy_images(files, stage)
+        notes = write(WriteContext(inp=inp, stage=stage, images=files, name=name, copied=copied,
+                                   final_out=out, by_subset=by_subset, license=license))
         listed = list_files(stage)
     counts = {s: len(inp.rows(s)) for s in inp.splits}
     return ExportResult(format=fmt, out=out, files=listed, counts=counts, images=len(files),
                         notes=notes)
 
 
-def _write(fmt: str, inp: ExportInput, stage: Path, files: dict, *, name: str, copied: bool,
-           final_out: Path, by_subset: bool) -> list[str]:
-    if fmt == "llamafactory":
-        from medmat.export.llamafactory import write_llamafactory
-
-        if copied:
-            copy_images(files, stage)
-        return write_llamafactory(inp, stage, files, name=name, copied=copied)
-    if fmt == "medmat-json":
-        from medmat.export.medmat_json import write_medmat_json
-
-        if copied:
-            copy_images(files, stage)
-        return write_medmat_json(inp, stage, files, name=name, copied=copied,
-                                 by_subset=by_subset)
-    if fmt == "hf":
-        from medmat.export.hf import write_hf
-
-        return write_hf(inp, stage, files, name=name)
-    if fmt == "vlmevalkit":
-        from medmat.export.vlmevalkit import write_vlmevalkit
-
-        return write_vlmevalkit(inp, stage, files, name=name)
-    from medmat.export.lmms_eval import write_lmms_eval
-
-    return write_lmms_eval(inp, stage, files, name=name, final_out=final_out)
-
-
-__all__ = ["DEFAULT_NAME", "FORMATS", "IMAGE_MODES", "ExportResult", "export"]
+__all__ = ["DEFAULT_LICENSE", "DEFAULT_NAME", "FORMATS", "IMAGE_MODES", "REGISTRY",
+           "ExportResult", "export"]

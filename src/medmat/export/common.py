@@ -37,6 +37,7 @@ class ExportInput:
     image_root: Path
     table: pa.Table
     splits: list[str]
+    summary: dict = field(default_factory=dict)  # the build's summary.json
 
     def rows(self, split: str) -> list[dict]:
         return self.table.filter(pc.equal(self.table.column("split"), split)).to_pylist()
@@ -123,7 +124,7 @@ def load_export_input(items_dir: str | Path, splits: Sequence[str] | None = None
             "(rebuild with `medmat build`)"
         )
     return ExportInput(items_dir=items_dir, image_root=image_root.resolve(), table=table,
-                       splits=chosen)
+                       splits=chosen, summary=summary)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,22 @@ class ImageFile:
     rel: str  # normalised POSIX path relative to image_root
     path: Path
     format: str | None  # Pillow format name of the file (PNG, JPEG, ...)
+    copy_path: str  # where a copy goes, relative to the export folder (images/...)
+
+    def path_in_export(self, copied: bool) -> str:
+        """The path a row names: the copy's (relative to the export) or ``rel`` (to image_root)."""
+        return self.copy_path if copied else self.rel
+
+
+def _copy_paths(rels: Sequence[str]) -> dict[str, str]:
+    """``images/<path>`` for each image path, without a doubled ``images/images/``.
+
+    Records from ``medmat ingest`` keep their files under ``images/`` already. The prefix is
+    dropped only when *every* image has it, so two files can never land on one copy.
+    """
+    prefix = IMAGES_DIR + "/"
+    strip = bool(rels) and all(r.startswith(prefix) for r in rels)
+    return {r: f"{IMAGES_DIR}/{r.removeprefix(prefix) if strip else r}" for r in rels}
 
 
 def check_images(inp: ExportInput) -> dict[str, ImageFile]:
@@ -140,6 +157,8 @@ def check_images(inp: ExportInput) -> dict[str, ImageFile]:
     otherwise surface only when a trainer reads the export.
     """
     rels = sorted(set(inp.table.column("image").to_pylist()))
+    norms = {rel: PurePosixPath(rel.replace("\\", "/")).as_posix() for rel in rels}
+    copies = _copy_paths(sorted(set(norms.values())))
     out: dict[str, ImageFile] = {}
     with progress_bar("checking images", total=len(rels)) as advance:
         for rel in rels:
@@ -147,8 +166,8 @@ def check_images(inp: ExportInput) -> dict[str, ImageFile]:
             open_image(path)
             with Image.open(path) as img:
                 fmt = img.format
-            norm = PurePosixPath(rel.replace("\\", "/")).as_posix()
-            out[rel] = ImageFile(rel=norm, path=path, format=fmt)
+            out[rel] = ImageFile(rel=norms[rel], path=path, format=fmt,
+                                 copy_path=copies[norms[rel]])
             advance(1)
     return out
 
@@ -165,10 +184,10 @@ def image_bytes(img: ImageFile) -> tuple[bytes, str]:
 
 
 def copy_images(images: dict[str, ImageFile], stage: Path) -> None:
-    """Copy images under ``stage/images/`` keeping their relative paths."""
+    """Copy images to ``stage/<copy_path>`` (under ``images/``, relative paths kept)."""
     with progress_bar("copying images", total=len(images)) as advance:
         for img in images.values():
-            dest = stage / IMAGES_DIR / img.rel
+            dest = stage / img.copy_path
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(img.path, dest)
             advance(1)

@@ -1,10 +1,14 @@
-"""Hugging Face datasets: Parquet with the image embedded (``Image`` feature) + MAT metadata.
+"""Hugging Face datasets: Parquet with the image embedded (``Image`` feature) + a dataset card.
 
 Layout ``data/{split}-00000-of-00001.parquet`` (the hub's own naming) plus a README whose YAML
-header maps files to splits, so both ``load_dataset("parquet", data_files=...)`` and
-``load_dataset(EXPORT_DIR)`` work. Rows are written in row groups through ``Features``'
-Arrow schema (which carries the ``huggingface`` metadata), so memory stays bounded and no
-``datasets`` cache is touched.
+header maps files to splits and declares the features, so both
+``load_dataset("parquet", data_files=...)`` and ``load_dataset(EXPORT_DIR)`` work and give the
+same types. Rows are written in row groups through ``Features``' Arrow schema (which carries the
+``huggingface`` metadata), so memory stays bounded and no ``datasets`` cache is touched.
+
+Typed columns: ``label`` is a ``ClassLabel`` over the build's label space (the sorted union of
+every subset's labels, from summary.json), so the same label has the same index in every split
+and every export of one build. The Med-MAT keys stay strings, as published.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medmat.errors import MedmatError
-from medmat.export.common import ExportInput, ImageFile, image_bytes
+from medmat.export.common import SUMMARY_FILE, ExportInput, ImageFile, image_bytes
+from medmat.export.registry import WriteContext
 
 ROW_GROUP = 100  # datasets uses small row groups for image data too (fast random access)
 METADATA_COLUMNS = ("id", "caption", "Question", "Answer", "Question-choice", "Answer-choice",
@@ -34,7 +39,18 @@ def _datasets():
     return datasets
 
 
-def hf_features():
+def label_names(inp: ExportInput) -> list[str]:
+    """The closed label set: the sorted union of the build's per-subset label spaces."""
+    spaces = inp.summary.get("label_spaces")
+    if not isinstance(spaces, dict) or not all(isinstance(v, list) for v in spaces.values()):
+        raise MedmatError(
+            f"{inp.items_dir / SUMMARY_FILE}: no 'label_spaces' entry; rebuild the items with "
+            "`medmat build`"
+        )
+    return sorted({str(lab) for labels in spaces.values() for lab in labels})
+
+
+def hf_features(labels: list[str]):
     ds = _datasets()
     string = ds.Value("string")
     return ds.Features(
@@ -49,6 +65,7 @@ def hf_features():
             "Answer-choice": string,
             "data-no": string,
             "options": ds.List(string),
+            "label": ds.ClassLabel(names=labels),
             "modality": string,
             "area": string,
             "task": string,
@@ -60,10 +77,11 @@ def hf_features():
     )
 
 
-def write_image_parquet(rows: list[dict], images: dict[str, ImageFile], dest: Path) -> None:
+def write_image_parquet(rows: list[dict], images: dict[str, ImageFile], dest: Path,
+                        features) -> None:
     """Write items with embedded image bytes as a datasets-loadable Parquet file."""
-    features = hf_features()
     schema = features.arrow_schema
+    index = {name: i for i, name in enumerate(features["label"].names)}
     dest.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(dest, schema) as writer:
         for start in range(0, max(len(rows), 1), ROW_GROUP):
@@ -74,6 +92,12 @@ def write_image_parquet(rows: list[dict], images: dict[str, ImageFile], dest: Pa
                 data, _ = image_bytes(img)
                 batch["image"].append({"bytes": data, "path": img.rel})
                 batch["image_path"].append(img.rel)
+                if r["Answer"] not in index:
+                    raise MedmatError(
+                        f"item {r['id']}: answer {r['Answer']!r} is not in the build's label "
+                        f"spaces (summary.json); rebuild the items with `medmat build`"
+                    )
+                batch["label"].append(index[r["Answer"]])
                 for col in METADATA_COLUMNS:
                     batch[col].append(r[col])
             writer.write_table(pa.Table.from_pydict(features.encode_batch(batch), schema=schema))
@@ -83,22 +107,15 @@ def shard_name(split: str) -> str:
     return f"data/{split}-00000-of-00001.parquet"
 
 
-def write_hf(
-    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str
-) -> list[str]:
+def write_hf(ctx: WriteContext) -> list[str]:
+    from medmat.export.hf_card import dataset_card
+
+    inp = ctx.inp
+    features = hf_features(label_names(inp))
     for split in inp.splits:
-        write_image_parquet(inp.rows(split), images, stage / shard_name(split))
-    configs = "\n".join(
-        f"  - split: {s}\n    path: {shard_name(s)}" for s in inp.splits
-    )
-    readme = (
-        f"---\nconfigs:\n- config_name: default\n  data_files:\n{configs}\n---\n\n"
-        f"# {name}\n\nMultiple-choice medical VQA items exported by medmat (MAT: modality, "
-        "anatomical area, task). Columns: `image` (embedded), `image_path`, the Med-MAT keys "
-        "(`id`, `caption`, `Question`, `Answer`, `Question-choice`, `Answer-choice`, `data-no`), "
-        "`options` and the MAT metadata (`modality`, `area`, `task`, `subset`, `split`, "
-        "`record_id`, `template`).\n"
-    )
-    (stage / "README.md").write_text(readme, encoding="utf-8")
+        write_image_parquet(inp.rows(split), ctx.images, ctx.stage / shard_name(split), features)
+    card = dataset_card(inp, features, name=ctx.name, license=ctx.license,
+                        shards={s: shard_name(s) for s in inp.splits})
+    (ctx.stage / "README.md").write_text(card, encoding="utf-8")
     return [f'load with datasets.load_dataset("parquet", data_files={{"{inp.splits[0]}": '
             f'"<out>/{shard_name(inp.splits[0])}"}}) or load_dataset("<out>")']

@@ -8,9 +8,9 @@ images are copied, or the records' image root when they are referenced).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from medmat.export.common import IMAGES_DIR, ExportInput, ImageFile, dataset_name
+from medmat.export.common import dataset_name
+from medmat.export.registry import WriteContext
 
 IMAGE_TOKEN = "<image>"
 
@@ -40,25 +40,21 @@ def to_sharegpt(row: dict, image_path: str) -> dict:
     }
 
 
-def write_llamafactory(
-    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str, copied: bool
-) -> list[str]:
+def write_llamafactory(ctx: WriteContext) -> list[str]:
+    inp, images = ctx.inp, ctx.images
     info = {}
     for split in inp.splits:
-        ds = dataset_name(name, split, len(inp.splits))
-        rows = [
-            to_sharegpt(r, f"{IMAGES_DIR}/{images[r['image']].rel}" if copied
-                        else images[r["image"]].rel)
-            for r in inp.rows(split)
-        ]
-        (stage / f"{ds}.json").write_text(
+        ds = dataset_name(ctx.name, split, len(inp.splits))
+        rows = [to_sharegpt(r, images[r["image"]].path_in_export(ctx.copied))
+                for r in inp.rows(split)]
+        (ctx.stage / f"{ds}.json").write_text(
             json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         info[ds] = dataset_info_entry(f"{ds}.json")
-    (stage / "dataset_info.json").write_text(
+    (ctx.stage / "dataset_info.json").write_text(
         json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     notes = [f"LLaMA-Factory: dataset_dir: <export folder>; dataset: {', '.join(info)}"]
-    if not copied:
+    if not ctx.copied:
         notes.append(f"images are referenced, not copied: set media_dir: {inp.image_root}")
     return notes

@@ -1,4 +1,8 @@
-"""lmms-eval: a task YAML per split, its Parquet data file and a small ``utils.py``.
+"""lmms-eval: a task YAML per split, its Parquet data file, ``utils.py`` and the answer protocol.
+
+``utils.py`` (from :mod:`medmat.export.lmms_eval_utils`) holds the task functions; it lays out
+prompts and scores replies with ``medmat_answers.py``, a verbatim copy of
+:mod:`medmat.qa.answers`, so lmms-eval and medmat give the same verdict on the same reply.
 
 The YAML uses lmms-eval's ``!function utils.NAME`` tag (resolved relative to the YAML's folder).
 ``dataset_kwargs.data_files`` is an *absolute* path to the final export folder: lmms-eval hands
@@ -8,13 +12,18 @@ not the YAML. Moving the folder therefore means re-exporting (or editing that on
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import yaml
 
-from medmat.export import lmms_eval_utils
-from medmat.export.common import ExportInput, ImageFile, dataset_name
-from medmat.export.hf import write_image_parquet
+from medmat.export.common import dataset_name
+from medmat.export.hf import hf_features, label_names, write_image_parquet
+from medmat.export.registry import WriteContext
+from medmat.qa import answers
+
+UTILS_FILE = "utils.py"
+PROTOCOL_FILE = "medmat_answers.py"  # the name lmms_eval_utils.PROTOCOL_FILE loads
 
 
 class _FunctionRef(str):
@@ -49,24 +58,29 @@ def task_config(task: str, split: str, data_file: Path, max_new_tokens: int = 16
         "metric_list": [{"metric": "exact_match", "aggregation": "mean",
                          "higher_is_better": True}],
         "lmms_eval_specific_kwargs": {
-            "default": {"pre_prompt": "", "post_prompt": lmms_eval_utils.DEFAULT_POST_PROMPT}
+            "default": {"pre_prompt": "", "post_prompt": answers.CLOSING}
         },
         "metadata": {"version": 0.0, "source": "medmat", "split": split},
     }
 
 
-def write_lmms_eval(
-    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str, final_out: Path
-) -> list[str]:
+def _source(module: str) -> bytes:
+    """The source file of one of medmat's modules, byte for byte (shipped, never re-typed)."""
+    return Path(importlib.util.find_spec(module).origin).read_bytes()
+
+
+def write_lmms_eval(ctx: WriteContext) -> list[str]:
+    inp = ctx.inp
+    features = hf_features(label_names(inp))
     tasks = []
     for split in inp.splits:
-        task = dataset_name(name, split, len(inp.splits))
+        task = dataset_name(ctx.name, split, len(inp.splits))
         data_name = f"{task}.parquet"
-        write_image_parquet(inp.rows(split), images, stage / data_name)
-        cfg = task_config(task, split, final_out.resolve() / data_name)
+        write_image_parquet(inp.rows(split), ctx.images, ctx.stage / data_name, features)
+        cfg = task_config(task, split, ctx.final_out.resolve() / data_name)
         text = yaml.dump(cfg, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-        (stage / f"{task}.yaml").write_text(text, encoding="utf-8")
+        (ctx.stage / f"{task}.yaml").write_text(text, encoding="utf-8")
         tasks.append(task)
-    source = Path(lmms_eval_utils.__file__).read_text(encoding="utf-8")
-    (stage / "utils.py").write_text(source, encoding="utf-8")
+    (ctx.stage / UTILS_FILE).write_bytes(_source("medmat.export.lmms_eval_utils"))
+    (ctx.stage / PROTOCOL_FILE).write_bytes(_source("medmat.qa.answers"))
     return [f"lmms-eval: python -m lmms_eval --include_path <out> --tasks {','.join(tasks)}"]

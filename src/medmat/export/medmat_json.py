@@ -13,9 +13,9 @@ records' image root (referenced).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from medmat.export.common import IMAGES_DIR, ExportInput, ImageFile, check_name
+from medmat.export.common import check_name
+from medmat.export.registry import WriteContext
 from medmat.records import MEDMAT_KEYS
 
 
@@ -27,28 +27,22 @@ def to_medmat(row: dict, image_path: str) -> dict:
     return out
 
 
-def write_medmat_json(
-    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str, copied: bool,
-    by_subset: bool = False,
-) -> list[str]:
+def write_medmat_json(ctx: WriteContext) -> list[str]:
+    inp = ctx.inp
     for split in inp.splits:
         rows = inp.rows(split)
-        if by_subset:
+        if ctx.by_subset:
             groups: dict[str, list[dict]] = {}
             for r in rows:
                 groups.setdefault(r["subset"], []).append(r)
             files = {f"Subset--{check_name(sub)}-{split}.json": rs
                      for sub, rs in sorted(groups.items())}
         else:
-            files = {f"{name}--{split}.json": rows}
+            files = {f"{ctx.name}--{split}.json": rows}
         for file_name, rs in files.items():
-            out = [
-                to_medmat(r, f"{IMAGES_DIR}/{images[r['image']].rel}" if copied
-                          else images[r["image"]].rel)
-                for r in rs
-            ]
-            (stage / file_name).write_text(
+            out = [to_medmat(r, ctx.images[r["image"]].path_in_export(ctx.copied)) for r in rs]
+            (ctx.stage / file_name).write_text(
                 json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
-    root = "the export folder" if copied else str(inp.image_root)
+    root = "the export folder" if ctx.copied else str(inp.image_root)
     return [f"Med-MAT JSON: image paths are relative to {root}"]

@@ -1,10 +1,15 @@
 """VLMEvalKit MCQ TSV: ``index``, base64 ``image``, ``question``, ``A``..``D``, ``answer``,
-``category`` (modality), ``l2-category`` (area), ``split``.
+``category`` (modality), ``l2-category`` (area), ``split``, ``medmat_prompt``.
 
 VLMEvalKit loads an unknown local TSV with these columns as a custom MCQ dataset (name = file
 stem, placed in ``$LMUData``) and ``report_acc`` groups accuracy by ``category`` and
 ``l2-category``. A repeated identical image is stored once: later rows hold the ``index`` of the
 first row with that image (a short string), which VLMEvalKit resolves.
+
+VLMEvalKit renders its own MCQ prompt from the letter columns (and parses replies its own way),
+so the letter columns hold the options exactly as :mod:`medmat.qa.answers` letters them, and
+``medmat_prompt`` carries medmat's prompt verbatim (question, ``A: text`` lines, closing) for a
+custom ``build_prompt`` that should see what medmat trains and scores with.
 """
 
 from __future__ import annotations
@@ -13,41 +18,41 @@ import base64
 import csv
 import hashlib
 import io
-import string
-from pathlib import Path
 
-from medmat.export.common import ExportInput, ImageFile, dataset_name, image_bytes
+from medmat.export.common import dataset_name, image_bytes
+from medmat.export.registry import WriteContext
+from medmat.qa.answers import LETTERS, format_question_choice
 
 MIN_LETTERS = 4  # always write A-D (empty cells read back as NaN = "no such option")
 
 
-def write_vlmevalkit(
-    inp: ExportInput, stage: Path, images: dict[str, ImageFile], *, name: str
-) -> list[str]:
+def write_vlmevalkit(ctx: WriteContext) -> list[str]:
+    inp = ctx.inp
     n_letters = max([MIN_LETTERS] + [len(o) for o in inp.table.column("options").to_pylist()])
-    n_letters = min(n_letters, 26)  # the builder never makes more than a handful of options
-    letters = list(string.ascii_uppercase[:n_letters])
+    letters = list(LETTERS[:n_letters])
     header = ["index", "image", "question", *letters, "answer", "category", "l2-category",
-              "split"]
+              "split", "medmat_prompt"]
     files = []
     for split in inp.splits:
-        ds = dataset_name(name, split, len(inp.splits))
+        ds = dataset_name(ctx.name, split, len(inp.splits))
         first_index: dict[str, int] = {}  # image content sha1 -> index of the row that holds it
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header)
         for r in inp.rows(split):
-            data, _ = image_bytes(images[r["image"]])
+            data, _ = image_bytes(ctx.images[r["image"]])
             key = hashlib.sha1(data).hexdigest()
             if key in first_index:
                 image_cell = str(first_index[key])
             else:
                 first_index[key] = r["id"]
                 image_cell = base64.b64encode(data).decode("ascii")
-            options = list(r["options"]) + [""] * (n_letters - len(r["options"]))
-            writer.writerow([r["id"], image_cell, r["Question"], *options, r["Answer-choice"],
-                             r["modality"], r["area"], split])
-        (stage / f"{ds}.tsv").write_text(buf.getvalue(), encoding="utf-8")
+            options = list(r["options"])
+            prompt = format_question_choice(r["Question"], options)
+            cells = options + [""] * (n_letters - len(options))
+            writer.writerow([r["id"], image_cell, r["Question"], *cells, r["Answer-choice"],
+                             r["modality"], r["area"], split, prompt])
+        (ctx.stage / f"{ds}.tsv").write_text(buf.getvalue(), encoding="utf-8")
         files.append(f"{ds}.tsv")
     return [f"VLMEvalKit: copy {', '.join(files)} into $LMUData and run with --data "
             f"{' '.join(f.removesuffix('.tsv') for f in files)}"]

@@ -1,5 +1,8 @@
 """Text formats of an item: the Med-MAT ``Question-choice`` layout and the JSONL line.
 
+The option layout itself lives in :mod:`medmat.qa.answers` (the one answer protocol); this
+module re-exports it with medmat's error type.
+
 JSONL lines must equal ``json.dumps(row, ensure_ascii=False)`` byte for byte, whichever path
 built them. JSON string escaping is character-wise, so escaped pieces can be concatenated; the
 fast path escapes each distinct label / question once and whole columns with one regex scan.
@@ -15,15 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medmat.errors import MedmatError
+from medmat.qa import answers
+from medmat.qa.answers import CLOSING, LETTERS
 
-CLOSING = "Answer with the option's letter from the given choices directly."
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # json.dumps(ensure_ascii=False) escapes exactly these characters.
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
 def format_question_choice(question: str, options: Sequence[str]) -> str:
-    """``question``, then one ``A: text`` line per option, then the closing instruction.
+    """The Med-MAT ``Question-choice`` text; the layout is :mod:`medmat.qa.answers`'.
 
     >>> print(format_question_choice("Which organ?", ["Lung", "Liver"]))
     Which organ?
@@ -31,17 +34,10 @@ def format_question_choice(question: str, options: Sequence[str]) -> str:
     B: Liver
     Answer with the option's letter from the given choices directly.
     """
-    if isinstance(options, str) or not 1 <= len(options) <= len(LETTERS):
-        raise MedmatError(
-            f"options={options!r}: give a list of 1 to {len(LETTERS)} option texts"
-        )
-    for opt in options:
-        if not isinstance(opt, str) or not opt.strip() or "\n" in opt or "\r" in opt:
-            raise MedmatError(
-                f"option {opt!r}: options must be non-empty single-line strings"
-            )
-    lines = [f"{LETTERS[i]}: {opt}" for i, opt in enumerate(options)]
-    return "\n".join([question, *lines, CLOSING])
+    try:
+        return answers.format_question_choice(question, options)
+    except answers.OptionsError as exc:
+        raise MedmatError(str(exc)) from None
 
 
 def json_inner(text: str) -> str:
@@ -58,3 +54,6 @@ def json_inner_array(arr: pa.Array) -> pa.Array:
     idx = np.flatnonzero(np.asarray(needs))
     repl = [json_inner(arr[int(i)].as_py()) for i in idx]
     return pc.replace_with_mask(arr, needs, pa.array(repl, type=arr.type))
+
+
+__all__ = ["CLOSING", "LETTERS", "format_question_choice", "json_inner", "json_inner_array"]

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
+from medmat.qa.answers import extract_answer
 from medmat.records import Prediction, predictions_to_table
 from medmat.train.hf import HFBackend
-from medmat.train.hf.answers import extract_answer
 
 from .conftest import make_item
 

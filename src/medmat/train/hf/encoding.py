@@ -24,8 +24,8 @@ from PIL import Image
 
 from medmat.errors import MedmatError
 from medmat.imaging import open_image, resolve_under_root
+from medmat.qa.answers import LETTERS
 from medmat.records import QAItem
-from medmat.train.hf.answers import LETTERS
 
 IGNORE = -100
 # keys that hold one value per token (padded along the sequence); everything else the processor

@@ -6,8 +6,9 @@ record's ``scores`` are the option probabilities (softmax over the letters' logi
 order), ``predicted`` the argmax. No decoding, so there is no "no answer" in this mode.
 
 *Generate*: greedy decoding up to ``max_new_tokens``; the text goes through
-:func:`medmat.train.hf.answers.extract_answer`, and an empty or unparseable reply is recorded as
-``predicted=None`` ("no answer"), never as a letter. ``scores`` is empty.
+:func:`medmat.qa.answers.extract_answer` (the answer protocol shared with the exports), and an
+empty or unparseable reply is recorded as ``predicted=None`` ("no answer"), never as a letter.
+``scores`` is empty.
 
 Under ``accelerate launch`` the items are split between processes and the predictions gathered,
 so every process returns the full list in item order.
@@ -22,8 +23,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from medmat.qa.answers import LETTERS, extract_answer
 from medmat.records import Prediction, QAItem
-from medmat.train.hf.answers import LETTERS, extract_answer
 from medmat.train.hf.encoding import Encoder
 
 ProgressFn = Callable[[int, int], None]
