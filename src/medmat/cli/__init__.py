@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leakage": ("medmat.cli.leakage_cmd", "Find exact / near duplicate images across splits."),
     "export": ("medmat.cli.export_cmd", "Export items: LLaMA-Factory, HF datasets, VLMEvalKit..."),
     "experiment": ("medmat.cli.experiment_cmd", "Plan and run CG experiments from a YAML config."),
+    "study": (
+        "medmat.cli.study_cmd",
+        "Plan a Med-MAT study design (pairwise, ablation) from the catalog.",
+    ),
     "report": ("medmat.cli.report_cmd", "Redraw report.md and plots from a metrics.json."),
     "quickstart": (
         "medmat.cli.quickstart_cmd",

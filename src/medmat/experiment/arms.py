@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,6 +23,7 @@ from medmat.io import read_json, write_json
 from medmat.manifest import (
     MANIFEST_NAME,
     Manifest,
+    file_digest,
     fingerprint,
     is_current,
     output_digests,
@@ -85,12 +87,21 @@ def arm_manifest(
     test: list[QAItem],
     item_digests: dict[int, str],
 ) -> Manifest:
-    config = {"backend": cfg.backend, "backend_options": cfg.backend_options, "seed": seed}
+    config = {"backend": cfg.backend, "backend_options": cfg.backend_options, "seed": seed,
+              "answer_protocol": _answer_protocol_digest()}
     inputs = {
         "train": fingerprint([item_digests[it.id] for it in train]),
         "test": fingerprint([item_digests[it.id] for it in test]),
     }
     return Manifest("arm", config, inputs)
+
+
+@cache
+def _answer_protocol_digest() -> str:
+    """The answer-extraction rules decide what a reply scores: a change re-scores every arm."""
+    from medmat.qa import answers
+
+    return file_digest(Path(answers.__file__))[:16]
 
 
 def read_predictions(path: Path) -> list[Prediction]:
