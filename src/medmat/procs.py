@@ -20,8 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 POLL_SECONDS = 0.5
@@ -54,10 +53,13 @@ def worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def terminate_pool(pool: ProcessPoolExecutor, futures: Iterable[Future] = ()) -> None:
-    """Cancel pending work and kill the workers now (a failed or interrupted run)."""
-    for future in futures:
-        future.cancel()
+def terminate_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers now (a failed or interrupted run) instead of letting them finish.
+
+    Pending futures are deliberately *not* cancelled: the executor's manager thread then marks
+    them broken (on Python 3.11 it raises InvalidStateError, with a traceback on stderr, when
+    it finds a cancelled one).
+    """
     terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
     if terminate is not None:
         with contextlib.suppress(Exception):
@@ -67,4 +69,4 @@ def terminate_pool(pool: ProcessPoolExecutor, futures: Iterable[Future] = ()) ->
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
         with contextlib.suppress(Exception):
             proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=False)

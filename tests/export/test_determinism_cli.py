@@ -39,7 +39,7 @@ def test_cli_export(items_dir, tmp_path, capsys):
     assert (out / "cg.json").exists() and (out / "dataset_info.json").exists()
     code, _, err = _run(["export", str(items_dir), "--format", "llamafactory", "--out",
                          str(out)], capsys)
-    assert code == 2 and "--overwrite" in err
+    assert code == 2 and "--force" in err
     code, _, err = _run(["export", str(items_dir), "--format", "nope", "--out", str(out)],
                         capsys)
     assert code == 2 and "nope" in err
@@ -48,4 +48,4 @@ def test_cli_export(items_dir, tmp_path, capsys):
                             str(tmp_path / "mm")], capsys)
     assert code == 0 and "Subset--22-val.json" in stdout and "images/" not in stdout
     assert sorted(p.name for p in (tmp_path / "mm").iterdir()) == [
-        "Subset--03-val.json", "Subset--22-val.json", "Subset--26-val.json"]
+        "Subset--03-val.json", "Subset--22-val.json", "Subset--26-val.json", "manifest.json"]

@@ -114,12 +114,17 @@ def test_existing_output_is_kept_unless_overwrite(items_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(MedmatError, match="not empty; choose a new folder or pass --overwrite"):
-        export(items_dir, "vlmevalkit", out)
+    for overwrite in (False, True):  # a folder medmat did not make is never replaced
+        with pytest.raises(MedmatError, match="not made by medmat"):
+            export(items_dir, "vlmevalkit", out, overwrite=overwrite)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    export(items_dir, "vlmevalkit", out, splits=["val"])
+    with pytest.raises(MedmatError, match="pass --force"):  # an earlier export: only with force
+        export(items_dir, "vlmevalkit", out, splits=["test"])
     res = export(items_dir, "vlmevalkit", out, overwrite=True, splits=["test"])
     assert res.files == ["medmat.tsv"]
-    assert sorted(p.name for p in out.iterdir()) == ["medmat.tsv"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "medmat.tsv"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no stage or backup left
     (tmp_path / "file").write_text("x")
     with pytest.raises(MedmatError, match="not a folder"):
@@ -131,9 +136,9 @@ def test_existing_output_is_kept_unless_overwrite(items_dir, tmp_path):
 
 
 def test_output_inside_inputs_is_refused(fresh_items, tmp_path):
-    with pytest.raises(MedmatError, match="overlaps the input folder"):
+    with pytest.raises(MedmatError, match="inside the input folder"):
         export(fresh_items, "hf", fresh_items / "hf")
-    with pytest.raises(MedmatError, match="overlaps the input folder"):
+    with pytest.raises(MedmatError, match="contains the input"):
         export(fresh_items, "hf", fresh_items.parent, overwrite=True)
     assert (fresh_items / "items.parquet").exists()
 

@@ -99,11 +99,13 @@ def test_no_worker_outlives_a_killed_synth(tmp_path):
         proc.communicate()
 
 
-def test_ctrl_c_exits_130_with_one_line_and_no_traceback(tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 1.5])  # as soon as workers run, and mid-run
+def test_ctrl_c_exits_130_with_one_line_and_no_traceback(tmp_path, delay):
     out = tmp_path / "lab"
     proc = start([*SYNTH, "--out", str(out)], tmp_path)
     try:
         started_workers(proc, 2, out)
+        time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground group
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130

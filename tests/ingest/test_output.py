@@ -26,11 +26,18 @@ def test_existing_output_is_refused_then_replaced_with_force(tmp_path, h):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(MedmatError, match="not empty; choose a new folder or pass --force"):
-        ingest(ds, "folder", out, **h.MAT)
+    # a folder medmat did not make is never replaced, --force or not
+    for force in (False, True):
+        with pytest.raises(MedmatError, match="not made by medmat"):
+            ingest(ds, "folder", out, force=force, **h.MAT)
     assert (out / "keep.txt").read_text() == "mine"
-    ingest(ds, "folder", out, force=True, **h.MAT)
-    assert not (out / "keep.txt").exists() and (out / "records.parquet").is_file()
+    (out / "keep.txt").unlink()
+    ingest(ds, "folder", out, **h.MAT)
+    (out / "extra.txt").write_text("stale")
+    with pytest.raises(MedmatError, match="not empty .*pass --force"):
+        ingest(ds, "folder", out, **h.MAT)
+    ingest(ds, "folder", out, force=True, **h.MAT)  # an earlier ingest: replaced
+    assert not (out / "extra.txt").exists() and (out / "records.parquet").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "out"]  # no staging left
 
 
@@ -51,7 +58,7 @@ def test_empty_existing_output_folder_is_fine_and_out_inside_source_refused(tmp_
     (tmp_path / "out").mkdir()
     ingest(ds, "folder", tmp_path / "out", **h.MAT)
     assert (tmp_path / "out" / "ingest-report.json").is_file()
-    with pytest.raises(MedmatError, match="inside the dataset folder"):
+    with pytest.raises(MedmatError, match="inside the input folder"):
         ingest(ds, "folder", ds / "out", **h.MAT)
 
 

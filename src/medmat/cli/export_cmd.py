@@ -15,7 +15,7 @@ _FORMAT_HELP = "Target format: " + "; ".join(f"{f.name} ({f.summary})" for f in 
 @click.argument("items_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help=_FORMAT_HELP)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Output folder (created; replaced only with --overwrite).")
+              help="Output folder (created; an existing export replaced only with --force).")
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]),
               help="Export only this split (repeatable). Default: every split present.")
 @click.option("--name", default=DEFAULT_NAME, show_default=True,
@@ -27,7 +27,8 @@ _FORMAT_HELP = "Target format: " + "; ".join(f"{f.name} ({f.summary})" for f in 
 @click.option("--by-subset", is_flag=True,
               help="medmat-json: one Subset--NN-SPLIT.json per subset and split (the upstream "
                    "Aggregated_Subsets layout) instead of NAME--SPLIT.json.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing non-empty --out folder.")
+@click.option("--force", "--overwrite", "overwrite", is_flag=True,
+              help="Replace an existing export in --out (--overwrite: same).")
 @click.option("--license", "license_id", default=None,
               help=f"hf: the dataset card's licence identifier (e.g. cc-by-4.0). Default: "
                    f"{DEFAULT_LICENSE} (the card then says to check each source's terms).")

@@ -25,6 +25,7 @@ from medmat.export.common import (
     list_files,
     load_export_input,
     staged_output,
+    write_export_manifest,
 )
 from medmat.export.registry import FORMATS, REGISTRY, WriteContext, get_format
 
@@ -92,6 +93,9 @@ def export(
         notes = write(WriteContext(inp=inp, stage=stage, images=files, name=name, copied=copied,
                                    final_out=out, by_subset=by_subset, license=license))
         listed = list_files(stage)
+        config = {"format": fmt, "splits": inp.splits, "name": name, "images": images,
+                  "by_subset": by_subset, "license": license}
+        write_export_manifest(stage, inp, config, listed)  # last: it lists the files above
     counts = {s: len(inp.rows(s)) for s in inp.splits}
     return ExportResult(format=fmt, out=out, files=listed, counts=counts, images=len(files),
                         notes=notes)

@@ -21,11 +21,14 @@ from PIL import Image
 from medmat.errors import MedmatError
 from medmat.imaging import open_image, resolve_under_root
 from medmat.io import read_json, staged_dir
+from medmat.manifest import Manifest, file_digest, output_digests, write_manifest
+from medmat.outdir import check_out_dir
 from medmat.progress import progress_bar
 from medmat.records import ITEMS_FILE, ITEMS_SCHEMA, SPLITS, read_items_table
 
 SUMMARY_FILE = "summary.json"
 IMAGES_DIR = "images"
+KIND = "export"  # manifest kind of an export folder
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -193,35 +196,28 @@ def copy_images(images: dict[str, ImageFile], stage: Path) -> None:
             advance(1)
 
 
-def _is_within(child: Path, parent: Path) -> bool:
-    return child == parent or parent in child.parents
-
-
 @contextlib.contextmanager
 def staged_output(
     out: str | Path, *, overwrite: bool, protect: Sequence[Path] = ()
 ) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success it replaces ``out`` in one rename."""
-    shown = out
-    out = Path(out).resolve()  # "." or "runs/.." must not stage inside the folder it replaces
-    target = out
-    if not out.name or out == Path.cwd() or out == Path.home():
-        raise MedmatError(f"--out {shown}: choose a dedicated output folder")
-    for p in protect:
-        p = p.resolve()
-        if _is_within(p, target) or _is_within(target, p):
-            raise MedmatError(
-                f"--out {shown}: overlaps the input folder {p}; choose an output folder outside it"
-            )
-    if out.exists() and not out.is_dir():
-        raise MedmatError(f"--out {shown}: exists and is not a folder; choose a folder path")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise MedmatError(
-            f"--out {shown}: folder exists and is not empty; choose a new folder or pass "
-            "--overwrite to replace it"
-        )
+    """Yield an empty temporary folder; on success it replaces ``out`` in one rename.
+
+    ``out`` follows the output-folder contract (:mod:`medmat.outdir`): never one of the
+    ``protect``ed inputs, and an existing folder only if it holds an export and ``overwrite``.
+    """
+    check_out_dir(out, KIND, protect, force=overwrite)
     with staged_dir(out) as stage:
         yield stage
+        check_out_dir(out, KIND, protect, force=overwrite)  # again, just before the swap
+
+
+def write_export_manifest(stage: Path, inp: ExportInput, config: dict,
+                          files: Sequence[str]) -> None:
+    """Mark the staged folder as an export: its options, input digests and file digests."""
+    inputs = {"items": file_digest(inp.items_dir / ITEMS_FILE),
+              "summary": file_digest(inp.items_dir / SUMMARY_FILE)}
+    man = Manifest(kind=KIND, config=config, inputs=inputs)
+    write_manifest(stage, man.with_outputs(output_digests(stage, files)))
 
 
 def list_files(root: Path) -> list[str]:

@@ -20,9 +20,9 @@ from medmat.ingest.model import Candidate, Problem, SourceResult
 from medmat.ingest.options import FORMATS, IngestOptions
 from medmat.ingest.splitting import SplitRow, assign_splits
 from medmat.ingest.validate import Accepted, process
-from medmat.ingest.writer import check_not_inside, check_out_dir
+from medmat.ingest.writer import check_ingest_out, write_ingest_manifest
 from medmat.io import staged_dir, write_json
-from medmat.records import ImageRecord, records_to_table, write_records
+from medmat.records import RECORDS_FILE, ImageRecord, records_to_table, write_records
 
 __all__ = ["FORMATS", "IngestOptions", "REPORT_FILE", "ingest"]
 
@@ -194,9 +194,7 @@ def ingest(path: str | Path, fmt: str, out: str | Path,
         raise MedmatError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not path.exists():
         raise MedmatError(f"{path}: not found; give the dataset folder or file to ingest")
-    check_out_dir(out, opts.force)
-    if path.is_dir() or fmt == "folder":
-        check_not_inside(out, path)
+    check_ingest_out(out, path, opts.images_root, opts.force)
     result = _scan(fmt, path, opts)
     cands = result.candidates
     _apply_mat(cands, opts, result.source_name)
@@ -219,6 +217,11 @@ def ingest(path: str | Path, fmt: str, out: str | Path,
         write_records(staging, records)
         report = _report(fmt, path, opts, result, records, problems, origin, len(cands))
         write_json(staging / REPORT_FILE, report)
-        check_out_dir(out, opts.force)  # again: something may have appeared while we worked
+        config = {"format": fmt, "options": {k: v for k, v in report["options"].items()
+                                             if k != "force"}}
+        write_ingest_manifest(staging, config, path, ((r.record_id, r.pixel_sha1) for r in records),
+                              [RECORDS_FILE, REPORT_FILE])
+        # again: something may have appeared while we worked
+        check_ingest_out(out, path, opts.images_root, opts.force)
     return report
 

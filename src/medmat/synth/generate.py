@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from medmat.errors import MedmatError
 from medmat.imaging import phash, pixel_sha1
 from medmat.io import read_json, write_bytes, write_json
+from medmat.procs import terminate_pool, worker_init
 from medmat.progress import progress_bar
 from medmat.records import ImageRecord, write_records
 from medmat.synth.lab import LabConfig, record_source, render_item
@@ -151,18 +152,19 @@ def generate_lab(
                 records.extend(_render_chunk(job))
                 advance(job[4] - job[3])
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            # Submitting first forks every worker before the progress bar starts its refresh
-            # thread (forking a process that has running threads can deadlock the children).
-            futures = [pool.submit(_render_chunk, job) for job in jobs]
+        # Workers ignore Ctrl-C and die with this process, even after kill -9 (medmat.procs).
+        with ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+                                 initargs=(os.getpid(),)) as pool:
             try:
+                # Submitting first forks every worker before the progress bar starts its refresh
+                # thread (forking a process that has running threads can deadlock the children).
+                futures = [pool.submit(_render_chunk, job) for job in jobs]
                 with progress_bar("synth: rendering images", total) as advance:
                     for job, future in zip(jobs, futures, strict=True):  # in order: deterministic
                         records.extend(future.result())
                         advance(job[4] - job[3])
             except BaseException:
-                for future in futures:  # do not wait for the rest of a failed run
-                    future.cancel()
+                terminate_pool(pool)  # do not wait for the rest of a failed run
                 raise
     path = write_records(out, records)
     write_json(manifest, {

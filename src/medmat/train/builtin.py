@@ -8,14 +8,15 @@ so a resumed run follows exactly the batches an uninterrupted run would have.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
@@ -51,6 +52,20 @@ def _tune_malloc() -> None:
         libc.mallopt(m_top_pad, 256 * 1024 * 1024)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
         pass
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn a truncated, corrupt or foreign checkpoint file into one message naming it."""
+    try:
+        yield
+    except MedmatError:
+        raise
+    except (SafetensorError, RuntimeError, KeyError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise MedmatError(
+            f"{path}: corrupt, truncated or foreign checkpoint ({first}); delete it to retrain"
+        ) from None
 
 
 def _fingerprint(items: Sequence[QAItem], seed: int, extra: dict) -> str:
@@ -195,14 +210,19 @@ class BuiltinBackend:
         cfg_path, weights = work_dir / "config.json", work_dir / "model.safetensors"
         if not (cfg_path.exists() and weights.exists()):
             return False
-        meta = json.loads(cfg_path.read_text())
+        with _readable(cfg_path):
+            meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise MedmatError(f"{cfg_path}: not a checkpoint config; delete it to retrain")
         if meta.get("fingerprint") != fp:
             raise MedmatError(
                 f"{work_dir}: holds a model trained on other items or settings; delete the folder "
                 "or use another output folder"
             )
-        self.model = BuiltinScorer(self.cfg)
-        self.model.load_state_dict(load_file(str(weights)))
+        model = BuiltinScorer(self.cfg)
+        with _readable(weights):
+            model.load_state_dict(load_file(str(weights)))
+        self.model = model
         return True
 
     def _resume(
@@ -213,19 +233,21 @@ class BuiltinBackend:
             return 0
         # Progress lives in the safetensors header, written in the same atomic rename as the
         # weights: a kill can never pair epoch-N weights with an epoch-(N-1) counter.
-        with safe_open(str(ckpt), framework="pt") as fh:
-            meta = fh.metadata() or {}
+        with _readable(ckpt):
+            with safe_open(str(ckpt), framework="pt") as fh:
+                meta = fh.metadata() or {}
         if meta.get("fingerprint") != fp:
             raise MedmatError(f"{work_dir}: checkpoint belongs to another run; delete the folder")
-        tensors = load_file(str(ckpt))
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        state = opt.state_dict()
-        for i in range(len(list(model.parameters()))):
-            state["state"][i] = {
-                key: tensors[f"optim.{i}.{key}"] for key in ("step", "exp_avg", "exp_avg_sq")
-            }
-        opt.load_state_dict(state)
-        return int(meta["epoch"])
+        with _readable(ckpt):
+            tensors = load_file(str(ckpt))
+            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+            state = opt.state_dict()
+            for i in range(len(list(model.parameters()))):
+                state["state"][i] = {
+                    key: tensors[f"optim.{i}.{key}"] for key in ("step", "exp_avg", "exp_avg_sq")
+                }
+            opt.load_state_dict(state)
+            return int(meta["epoch"])
 
     def _save_checkpoint(
         self, work_dir: Path, fp: str, epoch: int, model: BuiltinScorer, opt: torch.optim.Optimizer
