@@ -4,8 +4,8 @@
 
 For each model shape (``tiny``: hidden 32, 3 layers, vocab 600, the test model; ``small``:
 hidden 256, 4 layers, vocab 32000) a random Qwen2-VL checkpoint is built
-(medmat.train.hf.tiny), LoRA is trained on synthetic four-option items whose answer is always B
-(so the trained model replies "B<|im_end|>" and generation stops after two tokens, as a
+(medmat.testing.tiny_models), LoRA is trained on synthetic four-option items whose answer is
+always B (so the trained model replies "B<|im_end|>" and generation stops after two tokens, as a
 fine-tuned model does), then the same items are scored by option likelihood and by generation.
 The baselines are the two generation rows measured in the same run: the trained model (stops
 after 2 tokens, the cheapest generation can be) and the untrained model, which never emits the
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
+from medmat.testing.tiny_models import SHAPES, build_tiny_model, synthetic_items
 from medmat.train.hf import HFBackend
-from medmat.train.hf.tiny import SHAPES, build_tiny_model, synthetic_items
 
 
 def best_rates(runs: list[tuple[HFBackend, str]], items, root: Path,

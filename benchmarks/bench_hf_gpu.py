@@ -33,8 +33,8 @@ from pathlib import Path
 
 import torch
 
+from medmat.testing.tiny_models import SHAPES, build_tiny_model, synthetic_items
 from medmat.train.hf import HFBackend
-from medmat.train.hf.tiny import SHAPES, build_tiny_model, synthetic_items
 
 # dense bf16 peaks (no sparsity), most specific names first
 PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H200", 989.4),

@@ -4,9 +4,9 @@
 
 Synthetic records only (no images: the builder does no image I/O). Rows, single process:
 
-* naive per-record: ``medmat.qa.reference`` -- the same algorithm with python ints, one dict
-  and one ``json.dumps`` per item (run on the first --naive records, then checked byte for byte
-  against the fast path on those records);
+* naive per-record: ``medmat.testing.reference_items`` -- the same algorithm with python ints,
+  one dict and one ``json.dumps`` per item (run on the first --naive records, then checked
+  byte for byte against the fast path on those records);
 * medmat.qa items in memory: the vectorised batch path (ItemFactory.make: item table + JSONL
   bytes), no file writes;
 * medmat.qa build() to disk: both passes, leakage guard, items.parquet + items.jsonl + summary;
@@ -32,9 +32,9 @@ from medmat.qa import build, iter_items
 from medmat.qa.build import PASS1_COLUMNS, PASS2_COLUMNS
 from medmat.qa.core import ItemFactory
 from medmat.qa.labels import scan_label_spaces
-from medmat.qa.reference import reference_lines
 from medmat.qa.templates import load_templates
 from medmat.records import RECORDS_SCHEMA, write_records
+from medmat.testing.reference_items import reference_lines
 
 SUBSETS = [  # (subset, modality, area, task, n labels, multi-label)
     ("03", "CT", "Lung", "COVID-19", 3, False),

@@ -128,6 +128,3 @@ def phash(img: Image.Image) -> int:
         value = (value << 1) | int(b)
     return value - (1 << 64) if value >= (1 << 63) else value
 
-
-def hamming(a: int, b: int) -> int:
-    return ((a ^ b) & ((1 << 64) - 1)).bit_count()

@@ -17,7 +17,10 @@ from rich.progress import (
 
 
 def _enabled() -> bool:
-    return os.environ.get("MEDMAT_PROGRESS", "1") != "0"
+    # Under `accelerate launch` / torchrun every process runs the same command: only rank 0
+    # draws, or the bars of all ranks interleave on one terminal.
+    rank = os.environ.get("RANK") or os.environ.get("LOCAL_RANK") or "0"
+    return rank == "0" and os.environ.get("MEDMAT_PROGRESS", "1") != "0"
 
 
 @contextmanager

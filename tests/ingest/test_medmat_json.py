@@ -11,6 +11,7 @@ from medmat.catalog import load_catalog
 from medmat.errors import MedmatError
 from medmat.ingest import ingest
 from medmat.ingest.sources.medmat_json import parse_options
+from medmat.qa import build as qa_build
 from medmat.records import read_records
 
 CLOSING = "Answer with the option's letter from the given choices directly."
@@ -122,11 +123,10 @@ def test_parse_options():
 @pytest.mark.slow
 def test_round_trip_ingest_build_export_ingest(tmp_path, release):
     """import -> records -> `medmat build` items -> Med-MAT JSON -> import: same records."""
-    build = pytest.importorskip("medmat.qa.build")
     qa, root, _ = release
     first = tmp_path / "first"
     ingest(qa, "medmat-json", first, images_root=str(root))
-    build.build(first, tmp_path / "items")
+    qa_build(first, tmp_path / "items")
     items = pq.read_table(tmp_path / "items" / "items.parquet").to_pylist()
     keys = ("id", "caption", "image", "Question", "Answer", "Question-choice", "Answer-choice",
             "data-no")

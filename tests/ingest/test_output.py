@@ -12,6 +12,7 @@ from medmat.errors import MedmatError
 from medmat.ingest import ingest
 from medmat.ingest.splitting import SplitRow, assign_splits
 from medmat.ingest.validate import plan_outputs
+from medmat.qa import build as qa_build
 from medmat.records import read_records
 
 
@@ -93,12 +94,11 @@ def _labels_file(tmp_path):
 
 
 def test_ingested_folder_goes_straight_into_build(tmp_path, h):
-    build = pytest.importorskip("medmat.qa.build")
     ds = tmp_path / "ds"
     for i in range(40):
         h.write_image(ds / ["covid", "normal", "Névus, atypique"][i % 3] / f"{i} (x).png", i)
     ingest(ds, "folder", tmp_path / "recs", **h.MAT)
-    summary = build.build(tmp_path / "recs", tmp_path / "items")
+    summary = qa_build(tmp_path / "recs", tmp_path / "items")
     assert summary["n_items"] == 40
     records = {r.record_id: r for r in read_records(tmp_path / "recs")}
     items = [json.loads(line) for line in

@@ -14,10 +14,10 @@ from medmat.qa import build, iter_items
 from medmat.qa.build import PASS1_COLUMNS, PASS2_COLUMNS
 from medmat.qa.core import ItemFactory
 from medmat.qa.labels import scan_label_spaces
-from medmat.qa.reference import reference_lines
 from medmat.qa.rng import draw, draw_np, fnv1a64, item_key, item_keys_np, mix, mix_np
 from medmat.qa.templates import load_templates
 from medmat.records import ImageRecord, items_to_table, records_to_table
+from medmat.testing.reference_items import reference_lines
 
 FILES = ("items.jsonl", "items.parquet", "summary.json")
 

@@ -9,11 +9,13 @@ import torch
 from safetensors.torch import load_file
 
 from medmat.errors import MedmatError
+from medmat.evaluate import wilson_interval
 from medmat.qa import iter_items
 from medmat.records import read_records_table
 from medmat.synth import Cell, LabConfig, generate_lab
-from medmat.train.backend import Backend, make_backend
+from medmat.train.backend import BACKENDS, make_backend
 from medmat.train.builtin import BuiltinBackend
+from medmat.train.interface import Backend
 
 OPTS = {"epochs": 3, "batch_size": 16, "image_size": 16, "width": 8, "hidden": 32}
 
@@ -33,9 +35,14 @@ def weights(path):
 
 
 def test_implements_the_backend_interface(lab):
-    assert isinstance(make_backend("builtin", OPTS), Backend)
-    with pytest.raises(MedmatError, match="unknown backend"):
+    backend = make_backend("builtin", OPTS)
+    assert isinstance(backend, Backend) and type(backend) is BuiltinBackend
+    assert backend.cfg.width == OPTS["width"]  # the options reach the backend
+    # an unknown name lists every registered backend with its description
+    with pytest.raises(MedmatError, match="unknown backend 'nope'") as err:
         make_backend("nope")
+    for name, entry in BACKENDS.items():
+        assert f"{name} ({entry.description})" in str(err.value)
 
 
 def test_fit_then_score_returns_one_prediction_per_item(lab, tmp_path):
@@ -120,10 +127,21 @@ def test_finished_model_is_not_retrained_and_foreign_one_is_refused(lab, tmp_pat
         BuiltinBackend(**OPTS).fit(train[:-1], root, tmp_path, seed=0)
 
 
-def test_untrained_backend_scores_at_chance_level_without_error(lab):
-    root, _, test = lab
-    preds = BuiltinBackend(**OPTS).score(test, root)
-    assert len(preds) == len(test)
+def test_untrained_backend_scores_at_chance_level(lab):
+    root, train, test = lab
+    items = train + test  # scoring needs no training: more items, a tighter check
+    preds = BuiltinBackend(**OPTS).score(items, root)
+    assert [p.item_id for p in preds] == [it.id for it in items]
+    # word vectors start at zero, so an untrained model cannot tell the options apart ...
+    for p in preds:
+        assert p.scores == pytest.approx([1 / p.n_options] * p.n_options, abs=1e-6)
+    # ... and its accuracy is chance's (the 2- and 4-option mix), on every item and on the
+    # gold-"A" items alone: breaking ties by always answering "A" would score 1.0 there.
+    for subset in (preds, [p for p in preds if p.answer == "A"]):
+        n, n_correct = len(subset), sum(p.correct for p in subset)
+        chance = sum(1 / p.n_options for p in subset) / n
+        low, high = wilson_interval(n_correct, n, 0.99)
+        assert n >= 30 and low <= chance <= high, (n_correct, n, chance)
 
 
 @pytest.mark.parametrize(("opts", "message"), [

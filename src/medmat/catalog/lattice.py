@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 from medmat.errors import MedmatError
-from medmat.io import write_bytes
 
 
 def render_lattice_png(
@@ -58,13 +55,3 @@ def render_lattice_png(
         plt.close(fig)
     return buf.getvalue()
 
-
-def write_lattice_png(
-    path: str | os.PathLike[str],
-    modalities: list[str],
-    areas: list[str],
-    counts: list[list[int]],
-    title: str,
-) -> Path:
-    """Render and write atomically (nothing is written if rendering fails)."""
-    return write_bytes(path, render_lattice_png(modalities, areas, counts, title))

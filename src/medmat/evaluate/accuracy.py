@@ -7,48 +7,15 @@ accuracies near 0 or 1, where Wald collapses to zero width or leaves [0, 1].
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from medmat.errors import MedmatError
 from medmat.evaluate._checks import check_confidence, check_finite, check_predictions
+from medmat.evaluate.stats import wilson_interval
 from medmat.records import Prediction
-
-
-def wilson_interval(k: int, n: int, confidence: float = 0.95, *,
-                    what: str = "accuracy") -> tuple[float, float]:
-    """Wilson score interval for ``k`` successes out of ``n`` trials.
-
-    ``center = (k + z²/2) / (n + z²)``, ``half = z / (n + z²) * sqrt(k(n-k)/n + z²/4)``,
-    with ``z`` the two-sided normal quantile of ``confidence`` (1.959964 for 0.95).
-    ``n == 0`` raises: an arm with no test items has no accuracy, and (0, 1) would hide that.
-    ``what`` names the arm/target in that message.
-    """
-    confidence = check_confidence(confidence)
-    try:
-        if isinstance(k, bool) or isinstance(n, bool):
-            raise TypeError
-        k, n = operator.index(k), operator.index(n)
-    except TypeError:
-        raise MedmatError(f"{what}: k={k!r}, n={n!r} must be integer counts") from None
-    if n == 0:
-        raise MedmatError(f"{what}: no test items (n=0), so there is no accuracy to report; "
-                          "check that the target has test items")
-    if n < 0 or not 0 <= k <= n:
-        raise MedmatError(f"{what}: need 0 <= k <= n, got k={k}, n={n}")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    z2 = z * z
-    center = (k + z2 / 2) / (n + z2)
-    half = z / (n + z2) * math.sqrt(k * (n - k) / n + z2 / 4)
-    # At k=0 / k=n the bound is exactly 0 / 1 algebraically; pin it so rounding noise
-    # (1e-17) never shows up in reports.
-    low = 0.0 if k == 0 else max(0.0, center - half)
-    high = 1.0 if k == n else min(1.0, center + half)
-    return (low, high)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,11 @@ with the distribution of gold letters on the same items.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 
-from scipy.stats import chi2 as chi2_dist
-
 from medmat.evaluate._checks import LETTERS, check_predictions
+from medmat.evaluate.stats import chi_square
 from medmat.records import Prediction
 
 # Rule of thumb for the chi-square approximation: every expected count at least 5.
@@ -69,8 +67,7 @@ def letter_bias(preds: Sequence[Prediction]) -> dict:
         note = "a single gold letter: the chi-square test needs at least two"
     else:
         dof = len(tested) - 1
-        chi2 = math.fsum((predicted[x] - expected[x]) ** 2 / expected[x] for x in tested)
-        p_value = float(chi2_dist.sf(chi2, dof))
+        chi2, p_value = chi_square([predicted[x] for x in tested], [expected[x] for x in tested])
         small = [x for x in tested if expected[x] < _MIN_EXPECTED]
         if small:
             note = (f"expected count below {_MIN_EXPECTED:g} for {small}: "

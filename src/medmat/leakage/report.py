@@ -1,9 +1,10 @@
 """Duplicate groups across splits and sources: the ``medmat leakage`` report.
 
 Exact groups share a decoded-pixel SHA-1. Near groups link *distinct* pixel contents whose
-perceptual hashes differ in at most ``threshold`` bits (transitively, by union-find), so a JPEG
-re-encode or a resized copy lands in the same group as its original. A near group is reported
-only when it joins at least two different pixel contents: pure exact groups are not repeated.
+perceptual hashes differ in at most ``threshold`` bits, transitively (connected components of the
+near-pair graph, scipy.sparse.csgraph), so a JPEG re-encode or a resized copy lands in the same
+group as its original. A near group is reported only when it joins at least two different pixel
+contents: pure exact groups are not repeated.
 """
 
 from __future__ import annotations

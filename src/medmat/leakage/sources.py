@@ -19,7 +19,6 @@ from medmat.progress import progress_bar
 from medmat.records import records_path
 
 REQUIRED_COLUMNS = ("record_id", "image", "split")
-OPTIONAL_COLUMNS = ("subset", "source", "pixel_sha1", "phash")
 
 
 @dataclass

@@ -1,69 +1,68 @@
-"""The backend interface: train on QA items, score QA items.
+"""The backend registry: name -> implementation, imported only when a backend is made.
 
-Two implementations: ``builtin`` (a small PyTorch model that trains on CPU in seconds) and
-``hf`` (Hugging Face multimodal LLMs with LoRA). The experiment runner only talks to this
-interface, so statistics and reports do not care which model produced the predictions.
+``builtin`` (a small PyTorch model that trains on CPU in seconds) and ``hf`` (Hugging Face
+multimodal LLMs with LoRA) implement :class:`~medmat.train.interface.Backend`. Entries are
+``module:Class`` strings so that importing this module (the experiment config does) pulls in
+neither torch nor transformers, and so that backends never import this module back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+import importlib
+from dataclasses import dataclass
+from typing import Any
 
 from medmat.errors import MedmatError
-from medmat.records import Prediction, QAItem
+from medmat.train.interface import Backend, ProgressFn
 
-# progress(done, total) callback; backends call it as work proceeds
-ProgressFn = Callable[[int, int], None]
+__all__ = ["BACKENDS", "Backend", "BackendEntry", "ProgressFn", "backend_class", "make_backend"]
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """What a model backend must do.
+@dataclass(frozen=True)
+class BackendEntry:
+    target: str  # "module:Class"
+    description: str
+    extra: str | None = None  # the pip extra whose packages the module imports
 
-    ``fit`` trains on ``items`` (images resolved under ``image_root``) and keeps its checkpoints
-    in ``work_dir``: if ``work_dir`` already holds a finished model it must return without
-    retraining, and if it holds a partial checkpoint it must resume from it. Same seed, same
-    inputs -> same weights on CPU.
 
-    ``score`` answers items and returns one :class:`Prediction` per item, in order.
-    """
+BACKENDS: dict[str, BackendEntry] = {
+    "builtin": BackendEntry(
+        "medmat.train.builtin:BuiltinBackend",
+        "small CNN + bag-of-words scorer in PyTorch; trains on CPU in seconds",
+    ),
+    "hf": BackendEntry(
+        "medmat.train.hf:HFBackend",
+        "Hugging Face multimodal LLM (Qwen2-VL, LLaVA...) fine-tuned with LoRA",
+        extra="hf",
+    ),
+}
 
-    name: str
 
-    def fit(
-        self,
-        items: Sequence[QAItem],
-        image_root: Path,
-        work_dir: Path,
-        *,
-        seed: int,
-        progress: ProgressFn | None = None,
-    ) -> None: ...
+def _choices() -> str:
+    return "; ".join(f"{name} ({entry.description})" for name, entry in BACKENDS.items())
 
-    def score(
-        self,
-        items: Sequence[QAItem],
-        image_root: Path,
-        *,
-        progress: ProgressFn | None = None,
-    ) -> list[Prediction]: ...
+
+def backend_class(name: str) -> type:
+    """The class registered as ``name``; MedmatError for an unknown name or a missing extra."""
+    entry = BACKENDS.get(name)
+    if entry is None:
+        raise MedmatError(f"unknown backend {name!r}; choose one of: {_choices()}")
+    module_name, _, attr = entry.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        # Only a missing third-party package earns the install hint; a broken medmat module
+        # must surface as the ImportError it is.
+        missing = (exc.name or "").split(".")[0]
+        if entry.extra is None or missing in ("", "medmat"):
+            raise
+        raise MedmatError(
+            f"backend {name!r} needs the optional extra: pip install 'medmat[{entry.extra}]' "
+            f"(missing {exc.name})"
+        ) from None
+    return getattr(module, attr)
 
 
 def make_backend(name: str, options: dict[str, Any] | None = None) -> Backend:
     """Instantiate a backend by name with its options (from the experiment config)."""
-    options = dict(options or {})
-    if name == "builtin":
-        from medmat.train.builtin import BuiltinBackend
-
-        return BuiltinBackend(**options)
-    if name == "hf":
-        try:
-            from medmat.train.hf import HFBackend
-        except ImportError as exc:
-            raise MedmatError(
-                f"backend 'hf' needs the optional extra: pip install 'medmat[hf]' ({exc})"
-            ) from None
-        return HFBackend(**options)
-    raise MedmatError(f"unknown backend {name!r}; choose 'builtin' or 'hf'")
+    return backend_class(name)(**dict(options or {}))

@@ -23,9 +23,9 @@ from torch.nn import functional as F
 from medmat.errors import MedmatError
 from medmat.io import atomic_path, write_json
 from medmat.records import Prediction, QAItem
-from medmat.train.backend import ProgressFn
 from medmat.train.builtin_model import BuiltinConfig, BuiltinScorer, encode_texts
 from medmat.train.images import image_batch
+from medmat.train.interface import ProgressFn
 
 MAX_OPTIONS = 4
 LETTERS = "ABCD"

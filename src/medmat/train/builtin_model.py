@@ -5,7 +5,8 @@ score(option k | image, question) = <fuse(cnn(image), text(question)), proj(text
 Because options are scored from their *text*, a label learned in one MAT combination can be
 recognised when it is offered in another: the property compositional generalization needs.
 Words are hashed into a fixed number of buckets (no vocabulary file), so the model can read any
-text; words never seen in training keep their random initial embeddings.
+text; word vectors start at zero, so a word never seen in training (one whose bucket no training
+word shares) contributes nothing to a score.
 """
 
 from __future__ import annotations

@@ -39,6 +39,3 @@ def image_batch(root: Path, paths: Sequence[str], size: int) -> torch.Tensor:
         return torch.zeros((0, 3, size, size), dtype=torch.uint8)
     return torch.from_numpy(np.stack(arrays))
 
-
-def clear_cache() -> None:
-    _CACHE.clear()

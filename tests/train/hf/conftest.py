@@ -17,7 +17,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from medmat.records import QAItem  # noqa: E402
-from medmat.train.hf.tiny import build_tiny_model  # noqa: E402
+from medmat.testing.tiny_models import build_tiny_model  # noqa: E402
 
 OPTIONS = ("lung", "brain", "skin", "no tumor")
 

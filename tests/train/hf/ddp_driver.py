@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
+from medmat.testing.tiny_models import synthetic_items
 from medmat.train.hf import HFBackend
-from medmat.train.hf.tiny import synthetic_items
 
 torch.set_num_threads(1)
 model, work, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])

@@ -42,7 +42,9 @@ def test_likelihood_does_not_depend_on_batching(qwen_path, image_root, items):
 def test_likelihood_fewer_options(zero_shot, image_root):
     two = make_item(50, "B", "img/0.png", options=("normal", "abnormal"))
     (pred,) = zero_shot.score([two], image_root)
-    assert pred.n_options == 2 and len(pred.scores) == 2 and pred.predicted in ("A", "B")
+    assert pred.n_options == 2 and len(pred.scores) == 2
+    assert math.isclose(sum(pred.scores), 1.0, rel_tol=1e-5)  # over the two offered options
+    assert pred.predicted == "AB"[pred.scores[1] > pred.scores[0]]
 
 
 def test_generation_records_and_no_answer(qwen_path, image_root, items):
@@ -73,7 +75,11 @@ def test_generation_does_not_depend_on_batching(qwen_path, image_root, items):
 
 def test_llava_zero_shot(llava_path, image_root, items):
     preds = HFBackend(model=str(llava_path)).score(items[:4], image_root)
-    assert all(len(p.scores) == 4 and p.predicted in "ABCD" for p in preds)
+    assert [p.item_id for p in preds] == [it.id for it in items[:4]]
+    for pred, item in zip(preds, items[:4], strict=True):
+        assert pred.answer == item.answer_choice and len(pred.scores) == 4
+        assert math.isclose(sum(pred.scores), 1.0, rel_tol=1e-5)
+        assert pred.predicted == "ABCD"[max(range(4), key=lambda k: pred.scores[k])]
 
 
 def test_empty_item_list(zero_shot, image_root):

@@ -17,7 +17,6 @@ import torch
 from medmat.errors import MedmatError
 from medmat.io import write_json
 from medmat.records import Prediction, QAItem
-from medmat.train.backend import ProgressFn
 from medmat.train.hf import checkpoint as ckpt
 from medmat.train.hf.encoding import Encoder
 from medmat.train.hf.loading import (
@@ -32,6 +31,7 @@ from medmat.train.hf.loading import (
 from medmat.train.hf.options import HFOptions, fingerprint
 from medmat.train.hf.scoring import score_generate, score_likelihood
 from medmat.train.hf.training import TrainResult, train
+from medmat.train.interface import ProgressFn
 
 
 def items_digest(items: Sequence[QAItem]) -> str:

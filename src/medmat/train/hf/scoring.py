@@ -26,8 +26,7 @@ from torch.utils.data import DataLoader
 from medmat.qa.answers import LETTERS, extract_answer
 from medmat.records import Prediction, QAItem
 from medmat.train.hf.encoding import Encoder
-
-ProgressFn = Callable[[int, int], None]
+from medmat.train.interface import ProgressFn
 
 
 def _device_batch(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, Any]:

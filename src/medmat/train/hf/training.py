@@ -27,8 +27,7 @@ from medmat.records import QAItem
 from medmat.train.hf import checkpoint as ckpt
 from medmat.train.hf.encoding import Encoder
 from medmat.train.hf.options import HFOptions
-
-ProgressFn = Callable[[int, int], None]
+from medmat.train.interface import ProgressFn
 
 
 @dataclass

@@ -6,7 +6,7 @@ is built from a config. The folder saved by :func:`build_tiny_model` loads with
 ``AutoModelForImageTextToText.from_pretrained`` and with ``HFBackend(model=FOLDER)`` exactly like
 a real hub checkpoint, so the same code path is exercised in CI as on a GPU.
 
-``python -m medmat.train.hf.tiny --arch qwen2_vl --out DIR`` writes one from the command line;
+``python -m medmat.testing.tiny_models --arch qwen2_vl --out DIR`` writes one from the command line;
 ``--shape qwen2-vl-2b`` gives a randomly initialised model with Qwen2-VL-2B's dimensions (for
 GPU benchmarks, no download).
 """
@@ -343,4 +343,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from medmat.failures import run_guarded
+
+    run_guarded(main)  # one-line errors like every medmat command
