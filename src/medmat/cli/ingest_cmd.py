@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from medmat.errors import MedmatError
+from medmat.ingest.formats import FORMATS
 
 
 def _window(value: str | None) -> tuple[float, float] | None:
@@ -20,7 +21,7 @@ def _window(value: str | None) -> tuple[float, float] | None:
 @click.command(name="ingest")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["folder", "csv", "medmnist", "dicom", "nifti", "medmat-json"]),
+              type=click.Choice(list(FORMATS)),
               help="Source layout (see docs/ingest.md).")
 @click.option("--out", required=True, type=click.Path(path_type=str),
               help="Output folder: records.parquet, ingest-report.json, images/.")

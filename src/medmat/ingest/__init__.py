@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import fields
-from functools import partial
 from pathlib import Path, PurePath
 
 from medmat.errors import MedmatError
+from medmat.ingest.formats import FORMATS, scanner
 from medmat.ingest.mat import canonical_mat, default_subset
 from medmat.ingest.model import Candidate, Problem, SourceResult
-from medmat.ingest.options import FORMATS, IngestOptions
+from medmat.ingest.options import IngestOptions
 from medmat.ingest.splitting import SplitRow, assign_splits
 from medmat.ingest.validate import Accepted, process
 from medmat.ingest.writer import check_ingest_out, write_ingest_manifest
@@ -27,48 +27,7 @@ from medmat.records import RECORDS_FILE, ImageRecord, records_to_table, write_re
 __all__ = ["FORMATS", "IngestOptions", "REPORT_FILE", "ingest"]
 
 REPORT_FILE = "ingest-report.json"
-TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".txt")
 SHOWN_PROBLEMS = 10
-
-
-def _scan(fmt: str, path: Path, opts: IngestOptions) -> SourceResult:
-    from medmat.ingest.sources import decode_image
-    from medmat.ingest.sources.folder import scan_folder
-    from medmat.ingest.sources.table import scan_table
-
-    if fmt == "folder":
-        return scan_folder(path, decode_image, source_name=opts.source_name)
-    if fmt == "csv":
-        return scan_table(path, decode_image, opts)
-    if fmt == "medmnist":
-        from medmat.ingest.sources.medmnist import scan_medmnist
-
-        return scan_medmnist(path, opts)
-    if fmt == "medmat-json":
-        from medmat.ingest.sources.medmat_json import scan_medmat_json
-
-        return scan_medmat_json(path, decode_image, opts)
-    # dicom / nifti: the folder layout or a table layout, with a volume decoder
-    from medmat.ingest.sources.volumes import require
-
-    if fmt == "dicom":
-        require("pydicom")
-        from medmat.ingest.sources.dicom import read_dicom
-
-        decode = partial(read_dicom, frame=opts.frame, window=opts.window)
-    else:
-        require("nibabel")
-        from medmat.ingest.sources.nifti import read_nifti
-
-        decode = partial(read_nifti, plane=opts.plane, index=opts.slice_index, window=opts.window)
-    if path.is_dir():
-        return scan_folder(path, decode, source_name=opts.source_name)
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        return scan_table(path, decode, opts)
-    raise MedmatError(
-        f"{path}: --format {fmt} expects a folder of class folders or a CSV/TSV/JSONL table "
-        "that maps files to labels"
-    )
 
 
 def _apply_mat(cands: list[Candidate], opts: IngestOptions, source_name: str) -> None:
@@ -190,12 +149,11 @@ def ingest(path: str | Path, fmt: str, out: str | Path,
     """
     opts = options or IngestOptions.from_kwargs(**kwargs)
     path, out = Path(path), Path(out)
-    if fmt not in FORMATS:
-        raise MedmatError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    scan = scanner(fmt)
     if not path.exists():
         raise MedmatError(f"{path}: not found; give the dataset folder or file to ingest")
     check_ingest_out(out, path, opts.images_root, opts.force)
-    result = _scan(fmt, path, opts)
+    result = scan(path, opts)
     cands = result.candidates
     _apply_mat(cands, opts, result.source_name)
     allowed = frozenset(opts.labels) if opts.labels else None

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, fields
 from medmat.errors import MedmatError
 from medmat.records import text_problem
 
-FORMATS = ("folder", "csv", "medmnist", "dicom", "nifti", "medmat-json")
 ON_ERROR = ("fail", "skip")
 PLANES = ("axial", "coronal", "sagittal")
 
