@@ -1,1 +1,2 @@
-"""Training backends behind one small interface (see :mod:`medmat.train.backend`)."""
+"""Training backends behind one small interface (:mod:`medmat.train.interface`), made by
+name from the registry in :mod:`medmat.train.backend`."""
