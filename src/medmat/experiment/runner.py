@@ -35,10 +35,9 @@ from medmat.manifest import (
     fingerprint,
     is_current,
     output_digests,
-    read_manifest,
     write_manifest,
 )
-from medmat.records import Prediction, QAItem, read_records_table
+from medmat.records import Prediction, QAItem, read_records_table, records_path
 from medmat.splits import lattice_from_table
 
 console = Console(stderr=True)
@@ -87,14 +86,20 @@ def run_experiment(
     config: str | Path | dict, out_dir: str | Path, *, log: RunLog | None = None
 ) -> ExperimentResult:
     """Run (or resume) an experiment; return its typed results (also written to metrics.json)."""
+    from medmat.outdir import check_out_dir, claim_dir
+
     cfg = load_config(config)
     log = log if log is not None else RunLog()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if _is_main_process() and read_manifest(out) is None:
-        # Mark the folder as an experiment at once, so a resumed run after a kill is recognised
-        # (the output-folder contract); the final manifest, with outputs, replaces it at the end.
-        write_manifest(out, experiment_manifest(cfg, {}))
+    # The output-folder contract (docs/guarantees.md): never inside an input, never over a folder
+    # of another kind; an existing experiment folder is resumed.
+    inputs = [p for p in (config if not isinstance(config, dict) else None, cfg.templates) if p]
+    if cfg.records is not None:
+        inputs.append(records_path(cfg.records).parent)
+    check_out_dir(out, "experiment", inputs, resume_ok=True)
+    if _is_main_process():
+        # Claimed at once, so a run killed before its manifest exists is recognised and resumed.
+        claim_dir(out, "experiment")
     with _main_process_first():
         records = prepare_lab(cfg, out, log)
     rec_table = read_records_table(

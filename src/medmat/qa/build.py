@@ -23,12 +23,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from medmat.errors import MedmatError
-from medmat.io import atomic_path, write_json
+from medmat.io import atomic_path, staged_dir, write_json
 from medmat.manifest import (
     Manifest,
     file_digest,
     fingerprint,
-    manifest_path,
     output_digests,
     write_manifest,
 )
@@ -153,10 +152,11 @@ def build(
 ) -> dict:
     """Write ``out_dir``/items.jsonl, items.parquet and summary.json; return the summary.
 
-    ``manifest.json`` is removed before anything is written and written last (see
-    :mod:`medmat.manifest`): a folder whose manifest is missing or does not match its files is an
-    interrupted build, and :func:`medmat.records.read_items` refuses it. ``extra_inputs`` adds
-    content fingerprints the caller vouches for (the experiment runner adds the images').
+    The folder appears as one unit (built beside ``out``, swapped in by one rename), with
+    ``manifest.json`` (see :mod:`medmat.manifest`) over the digests of the files: a folder whose
+    manifest is missing or does not match its files is refused by
+    :func:`medmat.records.read_items`. ``extra_inputs`` adds content fingerprints the caller
+    vouches for (the experiment runner adds the images').
     """
     seed = check_seed(seed)
     _check_batch(batch_size)
@@ -184,51 +184,53 @@ def build(
     skipped: list[dict] = []
     n_items = 0
     bar = _bar(progress, n_records)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest_path(out).unlink(missing_ok=True)  # from here on the folder is "being rebuilt"
-    with atomic_path(out / JSONL_FILE) as jtmp, atomic_path(out / ITEMS_FILE) as ptmp, \
-            open(jtmp, "wb") as jf, pq.ParquetWriter(ptmp, ITEMS_SCHEMA) as pw, \
-            bar as advance:
-        for batch, ids, n_read in _batches(pf, PASS2_COLUMNS, batch_size, drop):
-            res = factory.make(batch, ids)
-            skipped.extend(res.skipped)
-            if res.table.num_rows:
-                pw.write_table(res.table)
-                jf.write(res.jsonl)
-                n_items += res.table.num_rows
-                grouped = res.table.group_by(["subset", "split"]).aggregate([("id", "count")])
-                for row in grouped.to_pylist():
-                    by = counts.setdefault(row["subset"], {})
-                    by[row["split"]] = by.get(row["split"], 0) + row["id_count"]
-            advance(n_read)
+    # Everything is written into a staging folder that replaces ``out`` in one rename: a kill
+    # at any point leaves the old build or the new one, never a mix of the two.
+    with staged_dir(out) as stage:
+        with atomic_path(stage / JSONL_FILE) as jtmp, atomic_path(stage / ITEMS_FILE) as ptmp, \
+                open(jtmp, "wb") as jf, pq.ParquetWriter(ptmp, ITEMS_SCHEMA) as pw, \
+                bar as advance:
+            for batch, ids, n_read in _batches(pf, PASS2_COLUMNS, batch_size, drop):
+                res = factory.make(batch, ids)
+                skipped.extend(res.skipped)
+                if res.table.num_rows:
+                    pw.write_table(res.table)
+                    jf.write(res.jsonl)
+                    n_items += res.table.num_rows
+                    grouped = res.table.group_by(["subset", "split"]).aggregate([("id", "count")])
+                    for row in grouped.to_pylist():
+                        by = counts.setdefault(row["subset"], {})
+                        by[row["split"]] = by.get(row["split"], 0) + row["id_count"]
+                advance(n_read)
 
-    summary = {
-        "medmat_version": _version(),
-        "seed": seed,
-        "records": str(path.resolve()),
-        "image_root": str(path.parent.resolve()),
-        "files": {"jsonl": JSONL_FILE, "parquet": ITEMS_FILE},
-        "n_records": n_records,
-        "n_items": n_items,
-        "counts": counts,
-        "n_options": {s: {str(k): v for k, v in sorted(c.items())}
-                      for s, c in factory.n_options.items()},
-        "letters": factory.letters.summary(),
-        "label_spaces": {s: list(labs) for s, labs in spaces.labels.items()},
-        "templates": {
-            "sources": list(tset.sources),
-            "by_subset": {s: sorted(v) for s, v in factory.template_sources.items()},
-            "texts": _template_texts(tset, factory.template_sources),
-        },
-        "skipped": {"count": len(skipped), "items": skipped[:_LISTED]},
-        "leakage": {"drop_leaky": bool(drop_leaky), "dropped": len(dropped),
-                    "dropped_record_ids": dropped[:_LISTED]},
-        "multi_label_policy": MULTI_LABEL_POLICY,
-        "letter_balance": BALANCE_SCHEME,
-    }
-    write_json(out / SUMMARY_FILE, summary)
-    write_manifest(out, items_manifest(path, seed, tset, drop_leaky, extra_inputs).with_outputs(
-        output_digests(out, [JSONL_FILE, ITEMS_FILE, SUMMARY_FILE])))
+        summary = {
+            "medmat_version": _version(),
+            "seed": seed,
+            "records": str(path.resolve()),
+            "image_root": str(path.parent.resolve()),
+            "files": {"jsonl": JSONL_FILE, "parquet": ITEMS_FILE},
+            "n_records": n_records,
+            "n_items": n_items,
+            "counts": counts,
+            "n_options": {s: {str(k): v for k, v in sorted(c.items())}
+                          for s, c in factory.n_options.items()},
+            "letters": factory.letters.summary(),
+            "label_spaces": {s: list(labs) for s, labs in spaces.labels.items()},
+            "templates": {
+                "sources": list(tset.sources),
+                "by_subset": {s: sorted(v) for s, v in factory.template_sources.items()},
+                "texts": _template_texts(tset, factory.template_sources),
+            },
+            "skipped": {"count": len(skipped), "items": skipped[:_LISTED]},
+            "leakage": {"drop_leaky": bool(drop_leaky), "dropped": len(dropped),
+                        "dropped_record_ids": dropped[:_LISTED]},
+            "multi_label_policy": MULTI_LABEL_POLICY,
+            "letter_balance": BALANCE_SCHEME,
+        }
+        write_json(stage / SUMMARY_FILE, summary)
+        want = items_manifest(path, seed, tset, drop_leaky, extra_inputs)
+        outputs = output_digests(stage, [JSONL_FILE, ITEMS_FILE, SUMMARY_FILE])
+        write_manifest(stage, want.with_outputs(outputs))
     return summary
 
 
