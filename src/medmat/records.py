@@ -34,6 +34,8 @@ class ImageRecord:
     ``pixel_sha1`` is the SHA-1 of the decoded pixels converted to RGB (the one convention every
     producer follows, so tables from synth and ingest compare) and ``phash`` a 64-bit
     perceptual hash (signed int64 view); both feed the leakage guard and may be None if unknown.
+    ``group`` (optional) names the patient / volume / study the image comes from: the split
+    keeps a group on one side, and the leakage report counts groups found on two sides.
     """
 
     record_id: str
@@ -48,6 +50,7 @@ class ImageRecord:
     multi_label: bool = False
     pixel_sha1: str | None = None
     phash: int | None = None
+    group: str | None = None
 
 
 RECORDS_SCHEMA = pa.schema(
@@ -68,13 +71,25 @@ RECORDS_SCHEMA = pa.schema(
 )
 
 
+# Optional column, written only when some record has a group (tables without it stay valid).
+GROUP_FIELD = pa.field("group", pa.string())
+
+
+def _schema(table_or_names: pa.Table | Sequence[str]) -> pa.Schema:
+    names = table_or_names.column_names if isinstance(table_or_names, pa.Table) else table_or_names
+    return RECORDS_SCHEMA.append(GROUP_FIELD) if GROUP_FIELD.name in names else RECORDS_SCHEMA
+
+
 def records_to_table(records: Iterable[ImageRecord]) -> pa.Table:
-    cols: dict[str, list] = {name: [] for name in RECORDS_SCHEMA.names}
+    records = list(records)
+    names = RECORDS_SCHEMA.names + (
+        [GROUP_FIELD.name] if any(r.group is not None for r in records) else [])
+    cols: dict[str, list] = {name: [] for name in names}
     for rec in records:
-        for name in RECORDS_SCHEMA.names:
+        for name in names:
             value = getattr(rec, name)
             cols[name].append(list(value) if name == "labels" else value)
-    return pa.table(cols, schema=RECORDS_SCHEMA)
+    return pa.table(cols, schema=_schema(names))
 
 
 def write_records(dest: str | Path, records: Iterable[ImageRecord] | pa.Table) -> Path:
@@ -84,7 +99,8 @@ def write_records(dest: str | Path, records: Iterable[ImageRecord] | pa.Table) -
         dest = dest / RECORDS_FILE
     table = records if isinstance(records, pa.Table) else records_to_table(records)
     validate_records_table(table, source=str(dest))
-    return write_parquet(dest, table.select(RECORDS_SCHEMA.names).cast(RECORDS_SCHEMA))
+    schema = _schema(table)
+    return write_parquet(dest, table.select(schema.names).cast(schema))
 
 
 def records_path(path: str | Path) -> Path:
@@ -295,6 +311,7 @@ def items_to_table(items: Iterable[QAItem]) -> pa.Table:
 
 
 def items_path(path: str | Path) -> Path:
+    """The items table of a finished build; an interrupted or edited build is refused."""
     path = Path(path)
     if path.is_dir():
         path = path / ITEMS_FILE
@@ -302,7 +319,25 @@ def items_path(path: str | Path) -> Path:
         raise MedmatError(
             f"{path}: QA items not found. Build them with `medmat build RECORDS --out DIR`."
         )
+    _check_build(path.parent)
     return path
+
+
+def _check_build(folder: Path) -> None:
+    # The build writes manifest.json last, over the digests of every file it wrote: without it
+    # (or with files that no longer match it) items, jsonl and summary may come from two builds.
+    from medmat.manifest import changed_outputs, read_manifest
+
+    fix = "rebuild with `medmat build RECORDS --out DIR`"
+    man = read_manifest(folder)
+    if man is None or man.kind != "items":
+        raise MedmatError(
+            f"{folder}: no valid manifest.json, so this build is incomplete (interrupted) or was "
+            f"made by an older medmat; {fix}"
+        )
+    changed = changed_outputs(folder, man)
+    if changed:
+        raise MedmatError(f"{folder}: {', '.join(changed)} changed since the build; {fix}")
 
 
 def read_items_table(path: str | Path) -> pa.Table:

@@ -167,3 +167,11 @@ def test_current_folder_is_not_an_output(items_dir, tmp_path, monkeypatch):
         export(items_dir, "hf", ".", overwrite=True)
     assert (tmp_path / "mine.txt").exists()
 
+
+def test_edited_build_is_refused(fresh_items, tmp_path):
+    # the build's manifest no longer matches its files: the export refuses to mix two builds
+    summary = json.loads((fresh_items / "summary.json").read_text())
+    (fresh_items / "summary.json").write_text(json.dumps({**summary, "seed": 7}))
+    with pytest.raises(MedmatError, match="summary.json changed since the build; rebuild"):
+        export(fresh_items, "hf", tmp_path / "out")
+    _assert_nothing_written(tmp_path)

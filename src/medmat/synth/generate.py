@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from medmat.errors import MedmatError
 from medmat.imaging import phash, pixel_sha1
 from medmat.io import read_json, write_bytes, write_json
+from medmat.manifest import MANIFEST_NAME, Manifest, output_digests, write_manifest
 from medmat.procs import terminate_pool, worker_init
 from medmat.progress import progress_bar
 from medmat.records import ImageRecord, write_records
@@ -166,6 +167,7 @@ def generate_lab(
             except BaseException:
                 terminate_pool(pool)  # do not wait for the rest of a failed run
                 raise
+    (out / MANIFEST_NAME).unlink(missing_ok=True)  # the folder is being rewritten
     path = write_records(out, records)
     write_json(manifest, {
         "config": asdict(cfg),
@@ -179,7 +181,21 @@ def generate_lab(
         split = next(s for s in SPLIT_ORDER if counts[s] > 0)
         write_contact_sheet(out / "contact_sheet.png", cells, cfg,
                             per_cell=min(4, counts[split]), split=split)
+    # Written last: a lab folder without a valid manifest is an interrupted generation.
+    write_manifest(out, lab_manifest(cells, cfg, n_train, n_val, n_test).with_outputs(
+        output_digests(out, ["records.parquet"])))
     return path
+
+
+def lab_manifest(cells: list[Cell], cfg: LabConfig, n_train: int, n_val: int,
+                 n_test: int) -> Manifest:
+    """What a lab generated with these settings is (see :mod:`medmat.manifest`)."""
+    config = {
+        **asdict(cfg),
+        "cells": sorted({c.subset for c in cells}),
+        "counts": {"train": n_train, "val": n_val, "test": n_test},
+    }
+    return Manifest("lab", config)
 
 
 def write_contact_sheet(dest: Path, cells: list[Cell], cfg: LabConfig, per_cell: int = 4,
