@@ -154,3 +154,28 @@ def test_editing_one_image_invalidates_items_and_the_arms_that_used_it(base, tmp
     for other in ("related", "target_trained", "untrained"):
         assert got[arm(other)] == "reused", (other, got)
     assert got[METRICS] == "recomputed"
+
+
+def test_plan_command_equals_plan_json_for_multi_target_multi_seed(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = tiny(targets=[TARGET, "xray-lung-lesion"], seeds=[3, 4])
+    cfg["data"]["lab"]["cells"].append("xray-lung-lesion")
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run_experiment(cfg, tmp_path / "out", log=RunLog())
+    plan = subprocess.run([sys.executable, "-m", "medmat.cli", "experiment", "plan", str(path)],
+                          capture_output=True, text=True, env={**os.environ,
+                                                               "MEDMAT_PROGRESS": "0"})
+    assert plan.returncode == 0, plan.stderr
+    written = (tmp_path / "out" / "plan.json").read_text()
+    assert plan.stdout == written
+    plans = json.loads(written)["plans"]
+    assert [p["target"]["subset"] for p in plans] == [TARGET, "xray-lung-lesion"]
+    for p in plans:  # the unrelated arm of one target never trains on the other target
+        other = {TARGET, "xray-lung-lesion"} - {p["target"]["subset"]}
+        unrelated = next(a for a in p["arms"] if a["name"] == "unrelated")
+        assert unrelated["budgets"] and not other & set(unrelated["budgets"]), unrelated

@@ -163,8 +163,13 @@ def test_cli_run_and_plan(config, tmp_path):
                            "--records", str(tmp_path / "out" / "lab")], env=env,
                           capture_output=True, text=True)
     assert plan.returncode == 0 and "related" in plan.stderr
-    # the plan printed is, byte for byte, the plan.json the run wrote
+    # the plan printed is, byte for byte, the plan.json the run wrote; a lab config is planned
+    # from its cells and counts alone, with the same result
     assert plan.stdout == (tmp_path / "out" / "plan.json").read_text()
+    from_spec = subprocess.run([sys.executable, "-m", "medmat.cli", "experiment", "plan",
+                                str(path)], env=env, capture_output=True, text=True)
+    assert from_spec.returncode == 0, from_spec.stderr
+    assert from_spec.stdout == plan.stdout
     bad = subprocess.run([sys.executable, "-m", "medmat.cli", "experiment", "run",
                           str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "x")], env=env,
                          capture_output=True, text=True)

@@ -17,19 +17,23 @@ from medmat.experiment.config import ExperimentConfig, LabSpec
 from medmat.records import read_records_table
 from medmat.splits import Plan, SubsetInfo, find_target, lattice_from_table, plan_target
 
-LATTICE_COLUMNS = ["record_id", "subset", "modality", "area", "task", "split"]
+# What the lattice is read from; the runner reads the same columns (labels feed the tie rule).
+LATTICE_COLUMNS = ["record_id", "subset", "modality", "area", "task", "split", "labels"]
 
 
 def lattice_from_lab(lab: LabSpec) -> dict[str, SubsetInfo]:
     """The lattice a lab config will have, without rendering a single image."""
     from medmat.synth import parse_cell
 
-    cells = sorted({parse_cell(c) for c in lab.cells})
-    return {
-        c.subset: SubsetInfo(c.subset, c.modality, c.area, c.task, n_train=lab.n_train,
-                             n_test=lab.n_test)
-        for c in sorted(cells, key=lambda c: c.subset)
-    }
+    cells = sorted({parse_cell(c) for c in lab.cells}, key=lambda c: c.subset)
+    most = max(lab.n_train, lab.n_val, lab.n_test)
+    out = {}
+    for c in cells:
+        # labels cycle through the label space (synth.lab.item_label): these are the ones drawn
+        labels = tuple(sorted({c.labels[i % len(c.labels)] for i in range(most)}))
+        out[c.subset] = SubsetInfo(c.subset, c.modality, c.area, c.task, n_train=lab.n_train,
+                                   n_test=lab.n_test, labels=labels)
+    return out
 
 
 def lattice_for(cfg: ExperimentConfig, records: str | Path | None = None) -> dict[str, SubsetInfo]:

@@ -25,7 +25,7 @@ from medmat.evaluate.results import (
 )
 from medmat.experiment.arms import arm_training_items, guard_test_items, run_arm
 from medmat.experiment.config import ExperimentConfig, load_config
-from medmat.experiment.planning import plan_experiment, plan_json, plan_table
+from medmat.experiment.planning import LATTICE_COLUMNS, plan_experiment, plan_json, plan_table
 from medmat.experiment.stages import prepare_items, prepare_lab
 from medmat.experiment.summary import summarise_target
 from medmat.io import read_json, write_text
@@ -102,9 +102,7 @@ def run_experiment(
         claim_dir(out, "experiment")
     with _main_process_first():
         records = prepare_lab(cfg, out, log)
-    rec_table = read_records_table(
-        records, columns=["record_id", "subset", "modality", "area", "task", "split", "pixel_sha1"]
-    )
+    rec_table = read_records_table(records, columns=[*LATTICE_COLUMNS, "pixel_sha1"])
     lattice = lattice_from_table(rec_table)
     sha1 = dict(
         zip(
