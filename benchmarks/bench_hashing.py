@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from medmat.imaging import open_image, phash, pixel_sha1
-from medmat.leakage.nearpairs import distinct_near_pairs, to_uint64
+from medmat.leakage.nearpairs import distinct_near_pairs, popcount, to_uint64
 
 THRESHOLDS = (0, 2, 4, 6, 8, 10, 12)
 
@@ -189,12 +189,12 @@ def recall_and_fp(families: dict[str, list[Image.Image]], n_copies: int,
         originals = list(range(min(n_copies, len(images))))
         for cname, make in COPIES.items():
             csha, cph = hashes_of([make(images[i]) for i in originals])
-            dist = np.bitwise_count(ph[originals] ^ cph)
+            dist = popcount(ph[originals] ^ cph)
             exact = np.array([sha[i] == csha[k] for k, i in enumerate(originals)])
             recall_rows.append((fam, cname, int(exact.sum()), len(originals),
                                 [float(((dist <= t) | exact).mean()) for t in THRESHOLDS]))
         # false positives: distinct originals whose hashes fall within t
-        d = np.bitwise_count(ph[:, None] ^ ph[None, :])
+        d = popcount(ph[:, None] ^ ph[None, :])
         iu = np.triu_indices(len(images), 1)
         pair_d = d[iu]
         same_group = None

@@ -113,14 +113,14 @@ def _dct_matrix(n: int) -> np.ndarray:
 _DCT = _dct_matrix(_DCT_N)
 
 
-def phash(img: Image.Image) -> int:
+def phash(img: Image.Image, box: tuple[float, float, float, float] | None = None) -> int:
     """64-bit perceptual hash (DCT of a 32x32 grey thumbnail, 8x8 low frequencies vs median).
 
+    ``box`` (left, upper, right, lower in pixels) hashes that region only, as if cropped.
     Returned as a signed int64 so it fits Arrow's int64 column.
     """
-    grey = np.asarray(
-        to_mode(img, "L").resize((_DCT_N, _DCT_N), Image.Resampling.BILINEAR), dtype=np.float64
-    )
+    thumb = to_mode(img, "L").resize((_DCT_N, _DCT_N), Image.Resampling.BILINEAR, box=box)
+    grey = np.asarray(thumb, dtype=np.float64)
     coeffs = (_DCT @ grey @ _DCT.T)[:8, :8].ravel()
     bits = coeffs[1:] > np.median(coeffs[1:])  # skip DC: brightness shifts must not matter
     value = 0

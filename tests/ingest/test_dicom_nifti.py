@@ -79,7 +79,8 @@ def test_dicom_rescale_window_invert_and_frames(tmp_path, h):
     assert inv[0] > inv[-1]  # MONOCHROME1: high values dark
     assert recs["normal/multi.dcm"].image == "images/normal/multi.png"
     mid = _pixels(out, recs["normal/multi.dcm"])
-    assert mid[3, 3] == 85  # default: the middle frame (value 10 of 0..30)
+    # default: the middle frame (value 10), through the file's window by the DICOM LINEAR rule
+    assert mid[3, 3] == round(((10 - (15 - 0.5)) / (30 - 1) + 0.5) * 255)
     ingest(root, "dicom", tmp_path / "f0", on_error="skip", test_frac=0.0, frame=0, **CT)
     first = _pixels(tmp_path / "f0", h.by_id(tmp_path / "f0")["normal/multi.dcm"])
     assert first[3, 3] == 0
@@ -89,16 +90,19 @@ def test_dicom_rescale_window_invert_and_frames(tmp_path, h):
 
 def test_dicom_truncated_and_labels_from_table(tmp_path, h):
     ramp = np.tile(np.arange(16, dtype=np.uint16), (16, 1))
-    good = write_dicom(tmp_path / "a.dcm", ramp)
+    src = tmp_path / "src"
+    good = write_dicom(src / "a.dcm", ramp)
     data = good.read_bytes()
-    (tmp_path / "cut.dcm").write_bytes(data[: len(data) - 300])
-    with open(tmp_path / "map.csv", "w", newline="", encoding="utf-8") as f:
+    (src / "cut.dcm").write_bytes(data[: len(data) - 300])
+    with open(src / "map.csv", "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([["file", "label"], ["a.dcm", "hémorragie, aiguë"],
                                  ["cut.dcm", "normal"]])
-    report = ingest(tmp_path / "map.csv", "dicom", tmp_path / "out", on_error="skip",
+    report = ingest(src / "map.csv", "dicom", tmp_path / "out", on_error="skip",
                     test_frac=0.0, **CT)
     assert h.by_id(tmp_path / "out")["a.dcm"].labels == ("hémorragie, aiguë",)
     assert report["skipped"][0]["item"].endswith("cut.dcm")
+    assert "truncated DICOM file: the pixel data has 212 of the 512 bytes" in (
+        report["skipped"][0]["reason"])
 
 
 def _volume(shape=(6, 8, 10)):

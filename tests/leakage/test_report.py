@@ -46,7 +46,10 @@ def test_report_json_is_deterministic_and_complete(planted, tmp_path):
     p1, p2 = r1.write(tmp_path / "r1.json"), r2.write(tmp_path / "r2.json")
     assert p1.read_bytes() == p2.read_bytes()
     data = json.loads(p1.read_text())
-    assert data["threshold"] == 6 and data["near"] is True
+    assert data["threshold"] == 8 and data["near"] is True
+    assert data["verified"] is True and data["crops"] is True and data["min_similarity"] == 0.6
+    near = [g for g in data["groups"] if g["kind"] == "near"]
+    assert all(0.6 <= g["similarity"] <= 1 for g in near)
     assert [g["id"] for g in data["groups"]] == ["exact-00001", "near-00001", "near-00002",
                                                  "near-00003"]
     member = data["groups"][0]["members"][0]
@@ -77,7 +80,10 @@ def test_stored_and_recomputed_hashes_agree(planted):
 
 def test_in_memory_table_and_parquet_path(planted):
     table = read_records_table(planted["a"])
-    report = find_duplicates([table, planted["a"] / "records.parquet"])
+    with pytest.raises(MedmatError, match="in-memory table has no image folder"):
+        find_duplicates([table, planted["a"] / "records.parquet"])  # pixels cannot be checked
+    report = find_duplicates([table, planted["a"] / "records.parquet"], verify=False,
+                             crops=False)
     # the same records twice through different inputs: every record pairs with itself, and
     # the planted exact copy joins its original (15 records, 14 distinct pixel contents)
     sizes = sorted(len(g.members) for g in report.of_kind("exact"))

@@ -61,8 +61,21 @@ def _window(value: str | None) -> tuple[float, float] | None:
 @click.option("--plane", type=click.Choice(["axial", "coronal", "sagittal"]), default="axial",
               show_default=True, help="NIfTI slice plane.")
 @click.option("--slice", "slice_index", type=int, help="NIfTI slice index (default: middle).")
-@click.option("--window", help="CENTRE,WIDTH intensity window for DICOM/NIfTI (overrides the "
-              "file's window and the percentile default).")
+@click.option("--window", help="CENTRE,WIDTH intensity window for DICOM/NIfTI, in the units "
+              "after the modality LUT (Hounsfield units for CT); overrides the file's window and "
+              "the percentile default.")
+@click.option("--slices", default="middle", show_default=True,
+              help="NIfTI / multi-frame DICOM: middle, every:K, even:N (N evenly spaced) or "
+              "mask:N (the N slices where --mask-pattern's mask is largest).")
+@click.option("--mask-pattern", help="With --slices mask:N: the mask beside each volume, e.g. "
+              "'{stem}_seg.nii.gz' ({stem} = file name without .nii.gz/.dcm, {name} = file name).")
+@click.option("--group-by", type=click.Choice(["auto", "patient", "study", "series", "volume",
+                                               "folder", "none"]),
+              default="auto", show_default=True,
+              help="DICOM/NIfTI: the group kept on one side of the split and stored in the "
+              "records (auto: DICOM Patient ID, NIfTI the volume file).")
+@click.option("--max-volume-mb", type=float, default=512, show_default=True,
+              help="DICOM/NIfTI: refuse files whose header declares more decoded data than this.")
 def command(path: str, fmt: str, out: str, labels: str | None, labels_file: str | None,
             window: str | None, **kwargs: object) -> None:
     """Bring a real dataset in as a records table (OUT/records.parquet).
@@ -99,6 +112,12 @@ def command(path: str, fmt: str, out: str, labels: str | None, labels_file: str 
                    f"{m['records']}")
     if counts["skipped"]:
         click.echo(f"skipped {counts['skipped']} bad row(s); reasons in {out}/{REPORT_FILE}")
+    spread = report["splits"]["groups_across_splits"]
+    if spread:
+        click.echo(
+            f"warning: {len(spread)} group(s) (patients / volumes) have records in more than one "
+            f"of the source's splits, e.g. {spread[0]!r}; see `medmat leakage {out}`", err=True,
+        )
     if report["cross_split_duplicates"]:
         click.echo(
             f"warning: {len(report['cross_split_duplicates'])} evaluation image(s) are "

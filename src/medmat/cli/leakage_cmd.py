@@ -15,18 +15,28 @@ LARGE_GROUP = 20  # near groups beyond this are more likely hash collisions than
 @click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Where to write the JSON report (written atomically).")
-@click.option("--threshold", default=6, show_default=True, type=click.IntRange(0, 32),
-              help="Near duplicates: max Hamming distance between 64-bit perceptual hashes.")
+@click.option("--threshold", default=8, show_default=True, type=click.IntRange(0, 32),
+              help="Near-duplicate candidates: max Hamming distance between 64-bit perceptual "
+                   "hashes (each candidate is then checked on pixels).")
+@click.option("--min-similarity", default=0.6, show_default=True, type=click.FloatRange(-1, 1),
+              help="Pixel check: detail correlation a candidate must reach (see docs/leakage.md).")
+@click.option("--no-verify", is_flag=True,
+              help="Keep every hash candidate without the pixel check (fast, many false pairs "
+                   "on look-alike images).")
+@click.option("--no-crops", is_flag=True,
+              help="Do not look for cropped copies (they need every image read once).")
 @click.option("--no-near", is_flag=True, help="Only exact (pixel-identical) duplicates.")
 @click.option("--rehash", is_flag=True,
               help="Recompute hashes from the images even where the table stores them.")
 @click.option("--fail-on-leak", is_flag=True,
               help="Exit with status 2 (after writing the report) if a val/test image "
-                   "duplicates a training image.")
+                   "duplicates a training image, or a record group (patient, volume) sits in "
+                   "train and val/test.")
 @click.option("--show", default=10, show_default=True, type=click.IntRange(0),
               help="How many train-vs-eval groups to list on the terminal.")
-def command(records: tuple[Path, ...], out: Path, threshold: int, no_near: bool, rehash: bool,
-            fail_on_leak: bool, show: int) -> None:
+def command(records: tuple[Path, ...], out: Path, threshold: int, min_similarity: float,
+            no_verify: bool, no_crops: bool, no_near: bool, rehash: bool, fail_on_leak: bool,
+            show: int) -> None:
     """Report exact and near duplicate images across RECORDS tables and their splits.
 
     Each RECORDS argument is a dataset folder (holding records.parquet) or a records.parquet
@@ -47,7 +57,8 @@ def command(records: tuple[Path, ...], out: Path, threshold: int, no_near: bool,
     tables = [p / "records.parquet" if p.is_dir() else p for p in records if p.exists()]
     check_out_file(out, [*tables, *(t.parent for t in tables)])
     report = find_duplicates(list(records), threshold=threshold, near=not no_near,
-                             rehash=rehash)
+                             rehash=rehash, verify=not no_verify, crops=not no_crops,
+                             min_similarity=min_similarity)
     report.write(out)
     s = report.summary()
     console = Console(stderr=False)
@@ -78,10 +89,17 @@ def command(records: tuple[Path, ...], out: Path, threshold: int, no_near: bool,
             "uniform images (synthetic renders, blank scans) collide. Check the report, lower "
             "--threshold (e.g. 2) or use --no-near for such data (see docs/leakage.md)."
         )
+    groups = s["record_groups"]
+    if groups["total"]:
+        console.print(f"record groups (patients / volumes): {groups['total']}, "
+                      f"{groups['across_splits']} in more than one split "
+                      f"({groups['train_vs_eval']} in train and val/test)")
     console.print(f"{s['leaky_eval_records']} val/test record(s) duplicate a training image; "
                   f"report written to {out}")
-    if fail_on_leak and leaky:
+    if fail_on_leak and (leaky or groups["train_vs_eval"]):
         raise MedmatError(
-            f"{s['leaky_eval_records']} val/test record(s) duplicate training images (see {out}); "
-            "fix the splits or drop them when building (--drop-leaky)"
+            f"{s['leaky_eval_records']} val/test record(s) duplicate training images and "
+            f"{groups['train_vs_eval']} record group(s) sit in train and val/test (see {out}); "
+            "fix the splits (ingest with --group-by / --group-column) or drop them when building "
+            "(--drop-leaky)"
         )

@@ -18,7 +18,7 @@ from medmat.ingest.formats import FORMATS, scanner
 from medmat.ingest.mat import canonical_mat, default_subset
 from medmat.ingest.model import Candidate, Problem, SourceResult
 from medmat.ingest.options import IngestOptions
-from medmat.ingest.splitting import SplitRow, assign_splits
+from medmat.ingest.splitting import SplitRow, assign_splits, groups_across_splits
 from medmat.ingest.validate import Accepted, process
 from medmat.ingest.writer import check_ingest_out, write_ingest_manifest
 from medmat.io import staged_dir, write_json
@@ -98,6 +98,8 @@ def _report(fmt: str, path: Path, opts: IngestOptions, result: SourceResult,
             "val_frac": opts.val_frac,
             "seed": opts.seed,
             "group_column": opts.group_column,
+            "groups": len({r.group for r in records if r.group is not None}),
+            "groups_across_splits": groups_across_splits((r.group, r.split) for r in records),
         },
         "mat": [
             {"modality": m, "area": a, "task": t, "subset": s, "records": n}
@@ -128,6 +130,7 @@ def _records(accepted: list[Accepted], splits: list[str]) -> list[ImageRecord]:
             multi_label=a.cand.multi_label or len(a.cand.labels) > 1,
             pixel_sha1=a.pixel_sha1,
             phash=a.phash,
+            group=a.cand.group,
         )
         for a, split in zip(accepted, splits, strict=True)
     ]

@@ -57,29 +57,10 @@ def _medmat_json(path: Path, opts: IngestOptions) -> SourceResult:
 
 
 def _volumes(fmt: str, path: Path, opts: IngestOptions) -> SourceResult:
-    """DICOM / NIfTI: the folder layout or a table layout, with a volume decoder."""
-    from medmat.ingest.sources.folder import scan_folder
-    from medmat.ingest.sources.table import scan_table
-    from medmat.ingest.sources.volumes import require
+    """DICOM / NIfTI: the folder or table layout, then slices and groups per file."""
+    from medmat.ingest.sources.volume_rows import scan_volumes
 
-    if fmt == "dicom":
-        require("pydicom")
-        from medmat.ingest.sources.dicom import read_dicom
-
-        decode = partial(read_dicom, frame=opts.frame, window=opts.window)
-    else:
-        require("nibabel")
-        from medmat.ingest.sources.nifti import read_nifti
-
-        decode = partial(read_nifti, plane=opts.plane, index=opts.slice_index, window=opts.window)
-    if path.is_dir():
-        return scan_folder(path, decode, source_name=opts.source_name)
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        return scan_table(path, decode, opts)
-    raise MedmatError(
-        f"{path}: --format {fmt} expects a folder of class folders or a CSV/TSV/JSONL table "
-        "that maps files to labels"
-    )
+    return scan_volumes(fmt, path, opts, TABLE_SUFFIXES)
 
 
 FORMATS: dict[str, IngestFormat] = {

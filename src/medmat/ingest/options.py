@@ -50,6 +50,10 @@ class IngestOptions:
     plane: str = "axial"
     slice_index: int | None = None
     window: tuple[float, float] | None = None
+    slices: str = "middle"  # middle | every:K | even:N | mask:N (see sources/volume_rows.py)
+    group_by: str = "auto"
+    mask_pattern: str | None = None
+    max_volume_mb: float = 512  # decoded size a volume's header may declare
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +83,9 @@ class IngestOptions:
             centre, width = self.window
             if width <= 0:
                 raise MedmatError(f"--window {centre},{width}: the width must be positive")
+        from medmat.ingest.sources.volumes import check_volume_options
+
+        check_volume_options(self)
 
     @classmethod
     def from_kwargs(cls, **kwargs: object) -> IngestOptions:

@@ -5,19 +5,21 @@ Rules, in order:
 1. If the source defines a test split (split folders, a split column, MedMNIST keys, Med-MAT
    ``-test`` files), every source split is kept as it is.
 2. Otherwise test (and val, with ``--val-frac``) images are carved out of the source's training
-   rows; rows the source put in val stay in val.
+   rows; rows the source put in val stay in val, and so does everything linked to them.
 
 Carving works on *units*: all rows that share decoded pixels (``pixel_sha1``) or a group value
-(``--group-column``, e.g. a patient id) are one unit, so the same image or patient never lands on
-both sides. Units are stratified by label and ordered by a seeded SHA-1 of a stable key, so the
-split depends only on the data and the seed, never on file order.
+(``--group-column``, ``--group-by``: a patient, study or volume) are one unit, so the same image,
+patient or volume never lands on two sides. A unit holding a row the source put in val goes to
+val whole. Units are stratified by label and ordered by a seeded SHA-1 of a stable key, so the
+split depends only on the data and the seed, never on file order. Source-defined test splits
+are kept as given; :func:`groups_across_splits` lists the groups they put on two sides.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -79,9 +81,12 @@ def assign_splits(
     if any(r.source_split == "test" for r in rows):
         return [r.source_split or "train" for r in rows], "source"
     splits = [r.source_split or "train" for r in rows]
-    pool = [i for i, r in enumerate(rows) if splits[i] == "train"]
     strata: dict[str, list[tuple[str, list[int]]]] = defaultdict(list)
-    for unit in _units(rows, pool):
+    for unit in _units(rows, range(len(rows))):
+        if any(splits[i] == "val" for i in unit):
+            for i in unit:
+                splits[i] = "val"
+            continue
         # A unit's stable key: its group if it has one, else its smallest pixel hash.
         ukey = min(rows[i].group or rows[i].pixel_sha1 for i in unit)
         stratum = "\x1f".join(sorted(rows[min(unit, key=lambda i: rows[i].key)].labels))
@@ -96,3 +101,12 @@ def assign_splits(
             for i in unit:
                 splits[i] = split
     return splits, "derived"
+
+
+def groups_across_splits(pairs: Iterable[tuple[str | None, str]]) -> list[str]:
+    """The groups that (group, split) pairs place in more than one split, sorted."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for group, split in pairs:
+        if group is not None:
+            seen[group].add(split)
+    return sorted(g for g, splits in seen.items() if len(splits) > 1)

@@ -1,28 +1,37 @@
 """Near-duplicate variant of the train/test guard (perceptual hash within a Hamming threshold).
 
 The exact guard (:mod:`medmat.leakage.guard`) catches pixel-identical copies; this one also
-catches a JPEG re-encode or a resized copy of a training image sitting in val/test. It reads only
-the stored ``phash`` column (no image I/O); rows with a null phash cannot be checked and are
-reported by :func:`near_cross_split_pairs` callers as they see fit (the guard ignores them,
-like the exact guard ignores null ``pixel_sha1``).
+catches a JPEG re-encode or a resized copy of a training image sitting in val/test. Candidates
+come from the stored ``phash`` column; given ``root`` (the folder the image paths are relative
+to) each candidate is confirmed on pixels (:mod:`.similarity`), otherwise every hash candidate
+counts (no image I/O, but look-alike images of one modality pair falsely). Cropped copies need
+the full report (``medmat leakage``). Rows with a null phash cannot be checked and are ignored,
+like the exact guard ignores null ``pixel_sha1``.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from medmat.errors import MedmatError
+from medmat.imaging import open_image, resolve_under_root
 from medmat.leakage.nearpairs import distinct_near_pairs, to_uint64
 from medmat.leakage.report import DEFAULT_THRESHOLD
+from medmat.leakage.similarity import DEFAULT_MIN_SIMILARITY, Picture, picture, similarity
 
 
 def near_cross_split_pairs(
-    table: pa.Table, threshold: int = DEFAULT_THRESHOLD
+    table: pa.Table, threshold: int = DEFAULT_THRESHOLD, *, root: str | Path | None = None,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
 ) -> list[tuple[str, str, int]]:
-    """(eval record_id, nearest train record_id, distance) for every val/test record whose
-    phash is within ``threshold`` bits of some training record's phash."""
+    """(eval record_id, train record_id, distance) for every val/test record whose phash is
+    within ``threshold`` bits of some training record's phash: the nearest such record, or
+    with ``root`` the nearest whose pixels match at ``min_similarity``."""
     if "phash" not in table.column_names:
         raise MedmatError(
             "records table has no phash column; the near-duplicate guard needs stored perceptual "
@@ -37,24 +46,33 @@ def near_cross_split_pairs(
     values, inverse = np.unique(
         to_uint64(np.array([ph[i] for i in keep], dtype=np.int64)), return_inverse=True
     )
-    # first training record per distinct hash value (deterministic: table order)
-    train_of: dict[int, str] = {}
+    trains: dict[int, list[str]] = {}  # distinct hash value -> training ids, table order
     for pos, i in enumerate(keep):
         if splits[i] == "train":
-            train_of.setdefault(int(inverse[pos]), ids[i])
-    # best (distance, train id) reachable from each distinct value
-    best: dict[int, tuple[int, str]] = {v: (0, rid) for v, rid in train_of.items()}
+            trains.setdefault(int(inverse[pos]), []).append(ids[i])
+    # training values reachable from each distinct value, nearest first
+    reach: dict[int, list[tuple[int, int]]] = {v: [(0, v)] for v in trains}
     a, b, d = distinct_near_pairs(values, threshold)
     for va, vb, dist in zip(a.tolist(), b.tolist(), d.tolist(), strict=True):
         for src, dst in ((va, vb), (vb, va)):
-            if src in train_of and (dst not in best or dist < best[dst][0]):
-                best[dst] = (dist, train_of[src])
+            if src in trains:
+                reach.setdefault(dst, []).append((dist, src))
+    images = dict(zip(ids, table.column("image").to_pylist(), strict=True)) if root else {}
+
+    @lru_cache(maxsize=4096)
+    def pic(rid: str) -> Picture:
+        return picture(open_image(resolve_under_root(root, images[rid])))
+
     out = []
     for pos, i in enumerate(keep):
-        v = int(inverse[pos])
-        if splits[i] != "train" and v in best:
-            dist, rid = best[v]
-            out.append((ids[i], rid, dist))
+        if splits[i] == "train":
+            continue
+        found = next(((dist, rid) for dist, tv in sorted(reach.get(int(inverse[pos]), []))
+                      for rid in trains[tv]
+                      if root is None or similarity(pic(ids[i]), pic(rid)) >= min_similarity),
+                     None)
+        if found:
+            out.append((ids[i], found[1], found[0]))
     return out
 
 
@@ -64,10 +82,12 @@ def enforce_no_test_in_train_near(
     *,
     drop: bool = False,
     source: str = "records",
+    root: str | Path | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """Refuse (or, with ``drop=True``, remove and return) val/test records that are exact or
-    near duplicates of training records. Returns the kept table and the dropped record ids."""
-    pairs = near_cross_split_pairs(table, threshold)
+    near duplicates of training records (confirmed on pixels when ``root`` is given). Returns
+    the kept table and the dropped record ids."""
+    pairs = near_cross_split_pairs(table, threshold, root=root)
     if not pairs:
         return table, []
     if not drop:

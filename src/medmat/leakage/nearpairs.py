@@ -33,9 +33,21 @@ def to_uint64(hashes: Sequence[int] | np.ndarray) -> np.ndarray:
     return arr.astype(np.int64).view(np.uint64)
 
 
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (``np.bitwise_count`` on NumPy 2, a byte table on NumPy 1)."""
+    words = np.ascontiguousarray(words, dtype=np.uint64)
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words).astype(np.int64)
+    per_byte = _BYTE_BITS[words.view(np.uint8)].reshape(words.shape + (8,))
+    return per_byte.sum(axis=-1, dtype=np.int64)
+
+
 def hamming_many(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Element-wise Hamming distance of two uint64 arrays."""
-    return np.bitwise_count(np.bitwise_xor(a, b)).astype(np.int64)
+    return popcount(np.bitwise_xor(a, b))
 
 
 def _band_layout(m: int) -> list[tuple[int, int]]:
@@ -90,7 +102,7 @@ def _bruteforce_distinct(values: np.ndarray, threshold: int) -> tuple[np.ndarray
     step = max(1, _MAX_CHUNK_PAIRS // max(n, 1))
     for start in range(0, n, step):
         block = values[start : start + step]
-        dist = np.bitwise_count(block[:, None] ^ values[None, :]).astype(np.int64)
+        dist = popcount(block[:, None] ^ values[None, :])
         ia, jb = np.nonzero(dist <= threshold)
         ia = ia + start
         keep = ia < jb
@@ -227,4 +239,4 @@ def max_pairwise_distance(hashes: np.ndarray, limit: int = 4096) -> int | None:
         return None
     if len(h) < 2:
         return 0
-    return int(np.bitwise_count(h[:, None] ^ h[None, :]).max())
+    return int(popcount(h[:, None] ^ h[None, :]).max())

@@ -1,10 +1,13 @@
 """Duplicate groups across splits and sources: the ``medmat leakage`` report.
 
-Exact groups share a decoded-pixel SHA-1. Near groups link *distinct* pixel contents whose
-perceptual hashes differ in at most ``threshold`` bits, transitively (connected components of the
-near-pair graph, scipy.sparse.csgraph), so a JPEG re-encode or a resized copy lands in the same
-group as its original. A near group is reported only when it joins at least two different pixel
-contents: pure exact groups are not repeated.
+Exact groups share a decoded-pixel SHA-1. Near groups link *distinct* pixel contents in two
+stages (:mod:`.neardup`): perceptual hashes within ``threshold`` bits (or within it of one of the
+other image's crop-box hashes) propose pairs, and the pixels confirm them (detail correlation of
+aligned thumbnails, :mod:`.similarity`); confirmed pairs are joined transitively, so a JPEG
+re-encode, a resized or a cropped copy lands in the same group as its original while look-alike
+images of one modality do not. A near group is reported only when it joins at least two
+different pixel contents: pure exact groups are not repeated. Records sharing a ``group``
+(patient, volume) across splits are counted too (:mod:`.groups`).
 """
 
 from __future__ import annotations
@@ -16,14 +19,20 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from PIL import Image
 
 from medmat.errors import MedmatError
+from medmat.imaging import open_image, resolve_under_root
 from medmat.io import write_json
+from medmat.leakage.groups import GroupSpan, group_spans
+from medmat.leakage.neardup import near_groups
 from medmat.leakage.nearpairs import max_pairwise_distance, near_components, to_uint64
+from medmat.leakage.similarity import DEFAULT_MIN_SIMILARITY, crop_hashes, picture
 from medmat.leakage.sources import HashedRows, RecordsSource, hash_source, load_source
+from medmat.progress import progress_bar
 
-DEFAULT_THRESHOLD = 6
-REPORT_VERSION = 1
+DEFAULT_THRESHOLD = 8
+REPORT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class DuplicateGroup:
     kind: str  # "exact" | "near"
     members: tuple[Member, ...]
     max_distance: int | None  # max pairwise phash distance (0 for exact; None if too large)
+    similarity: float | None = None  # weakest pixel-verified link of a near group
 
     @property
     def splits(self) -> list[str]:
@@ -92,6 +102,7 @@ class DuplicateGroup:
             "kind": self.kind,
             "size": len(self.members),
             "max_distance": self.max_distance,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
             "splits": self.splits,
             "sources": self.sources,
             "tables": self.tables,
@@ -109,6 +120,11 @@ class LeakageReport:
     near: bool
     tables: list[dict[str, Any]]
     groups: list[DuplicateGroup] = field(default_factory=list)
+    verified: bool = False  # near pairs confirmed on pixels
+    crops: bool = False  # crop-box hashes proposed cropped copies
+    min_similarity: float | None = None
+    record_groups: int = 0  # distinct values of the records' group column
+    group_spans: list[GroupSpan] = field(default_factory=list)  # groups found in two splits
 
     def of_kind(self, kind: str) -> list[DuplicateGroup]:
         return [g for g in self.groups if g.kind == kind]
@@ -147,6 +163,11 @@ class LeakageReport:
                 "near": count("near", lambda g: g.train_vs_eval),
             },
             "leaky_eval_records": len(self.leaky_eval_records()),
+            "record_groups": {
+                "total": self.record_groups,
+                "across_splits": len(self.group_spans),
+                "train_vs_eval": sum(g.train_vs_eval for g in self.group_spans),
+            },
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,9 +180,13 @@ class LeakageReport:
             "medmat_leakage_report": REPORT_VERSION,
             "threshold": self.threshold if self.near else None,
             "near": self.near,
+            "verified": self.verified,
+            "crops": self.crops,
+            "min_similarity": self.min_similarity,
             "tables": self.tables,
             "summary": self.summary(),
             "groups": groups,
+            "record_groups_across_splits": [g.to_dict() for g in self.group_spans],
         }
 
     def write(self, dest: str | Path) -> Path:
@@ -194,11 +219,16 @@ def find_duplicates(
     threshold: int = DEFAULT_THRESHOLD,
     near: bool = True,
     rehash: bool = False,
+    verify: bool = True,
+    crops: bool = True,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
 ) -> LeakageReport:
     """Exact and near duplicate groups across every given records table.
 
     Each element is a dataset folder, a records.parquet path, an in-memory table (its hashes
     must be stored) or a :class:`RecordsSource`. Missing hashes are computed from the images.
+    ``verify`` confirms hash candidates on pixels; ``crops`` also proposes cropped copies
+    (both read images, so in-memory tables need ``verify=False, crops=False``).
     """
     if not tables_or_paths:
         raise MedmatError("no records tables given; pass one or more dataset folders")
@@ -245,14 +275,56 @@ def find_duplicates(
         values = to_uint64(
             np.array([rows[flat[fs[0]][0]].phash[flat[fs[0]][1]] for fs in nodes], dtype=np.int64)
         )
+        reps = [flat[fs[0]] for fs in nodes]  # one record per distinct pixel content
+        for comp, weakest in _near(values, threshold, rows, sources, reps, verify, crops,
+                                   min_similarity):
+            members = _members(rows, (flat[f] for node in comp for f in nodes[node]))
+            groups.append(DuplicateGroup("near", members, max_pairwise_distance(values[comp]),
+                                         weakest))
+
+    groups.sort(key=lambda g: (g.kind != "exact", g.members[0].table, g.members[0].record_id))
+    n_groups, spans = group_spans(rows)
+    return LeakageReport(threshold=threshold, near=near, tables=tables, groups=groups,
+                         verified=near and verify, crops=near and crops,
+                         min_similarity=min_similarity if near and verify else None,
+                         record_groups=n_groups, group_spans=spans)
+
+
+def _near(values: np.ndarray, threshold: int, rows: list[HashedRows],
+          sources: list[RecordsSource], reps: list[tuple[int, int]], verify: bool, crops: bool,
+          min_similarity: float) -> list[tuple[list[int], float | None]]:
+    """Near groups of distinct pixel contents (indices into ``reps``) and their weakest link."""
+    if not verify and not crops:  # hash only: components straight from the hash values
         comps: dict[int, list[int]] = {}
         for node, lab in enumerate(near_components(values, threshold).tolist()):
             comps.setdefault(lab, []).append(node)
-        for comp in comps.values():
-            if len(comp) < 2:
-                continue
-            members = _members(rows, (flat[f] for node in comp for f in nodes[node]))
-            groups.append(DuplicateGroup("near", members, max_pairwise_distance(values[comp])))
+        return [(c, None) for c in comps.values() if len(c) > 1]
+    for t in sorted({t for t, _ in reps}):
+        if sources[t].root is None:
+            raise MedmatError(
+                f"{sources[t].label}: an in-memory table has no image folder, but near "
+                "duplicates are confirmed on pixels and cropped copies found from the images; "
+                "pass the dataset folder, or verify=False and crops=False (hashes only)"
+            )
 
-    groups.sort(key=lambda g: (g.kind != "exact", g.members[0].table, g.members[0].record_id))
-    return LeakageReport(threshold=threshold, near=near, tables=tables, groups=groups)
+    def image(node: int) -> Image.Image:
+        t, i = reps[node]
+        try:
+            return open_image(resolve_under_root(sources[t].root, rows[t].image[i]))
+        except MedmatError as exc:
+            raise MedmatError(
+                f"{rows[t].label}: record {rows[t].record_id[i]!r} (row {i}): {exc}. Fix or "
+                "remove the record (near duplicates are checked on its pixels)."
+            ) from None
+
+    box_hashes = None
+    if crops:
+        with progress_bar("hashing crop boxes", total=len(reps)) as advance:
+            box_hashes = []
+            for node in range(len(reps)):
+                box_hashes.append(crop_hashes(image(node)))
+                advance(1)
+        box_hashes = np.array(box_hashes, dtype=np.int64)
+    return near_groups(values, threshold, crops=box_hashes,
+                       picture_of=(lambda node: picture(image(node))) if verify else None,
+                       min_similarity=min_similarity)

@@ -45,6 +45,7 @@ class HashedRows:
     pixel_sha1: list[str | None]
     phash: list[int | None]
     computed: int  # how many rows were hashed from their image in this run
+    group: list[str | None]  # patient / volume ids (all None when the table has no group column)
 
 
 def load_source(item: RecordsSource | pa.Table | str | Path, index: int) -> RecordsSource:
@@ -115,4 +116,5 @@ def hash_source(src: RecordsSource, *, rehash: bool = False) -> HashedRows:
         pixel_sha1=sha,
         phash=ph,
         computed=len(todo),
+        group=_column(table, "group", None, n),
     )
