@@ -31,7 +31,7 @@ def tiny(**overrides) -> dict:
         "data": {"lab": {"seed": 0, "null": False, "size": 32, "n_train": 24, "n_test": 8,
                          "cells": ["ct-brain-lesion", "ct-lung-lesion", "mri-brain-lesion",
                                    "xray-kidney-severity", "us-kidney-abnormal",
-                                   "fp-bones-location"]}},
+                                   "fp-bones-location", "photo-scene-lesion"]}},
         "targets": [TARGET],
         "arms": list(ARMS),
         "budget_per_subset": 24,
@@ -90,6 +90,9 @@ CASES = {
     # related = 2 x 12 items = the target's 24: target_trained (min of the two) is unchanged
     "budget_per_subset": ({"budget_per_subset": 12}, {arm("related"), arm("unrelated"), METRICS}),
     "arms": ({"arms": ["related", "untrained"]}, {METRICS}),
+    # the same general-domain items join every arm that trains; untrained stays untrained
+    "general_items": ({"general_items": 8},
+                      {arm("related"), arm("unrelated"), arm("target_trained"), METRICS}),
     "bootstrap": ({"bootstrap": 60}, {METRICS}),
     "name": ({"name": "renamed"}, {METRICS}),
 }

@@ -55,6 +55,10 @@ def arm_training_items(
         chosen += _select(
             by_subset_split.get((plan.target.subset, "train"), []), arm.target_items, seed, "target"
         )
+    # the salt names the general subset only (not the arm): every arm of a seed gets the same
+    # general-domain items, so arms differ only in their medical data
+    for sub, budget in sorted(arm.general.items()):
+        chosen += _select(by_subset_split.get((sub, "train"), []), budget, seed, f"general|{sub}")
     return chosen
 
 

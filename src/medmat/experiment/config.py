@@ -9,6 +9,7 @@ targets: [xray-brain-lesion]          # subset ids or {modality, area, task}
 arms: [related, unrelated, target_trained, untrained]   # or {name, subsets, target_items}
 budget_per_subset: 1000               # training items per related subset
 target_items: 0                       # items of the target's own training split in every CG arm
+general_items: 0                      # general-domain (Photo) items mixed into every trained arm
 backend: builtin                      # or hf
 backend_options: {epochs: 6}
 seeds: [0]
@@ -95,6 +96,7 @@ class ExperimentConfig(_Strict):
     )
     budget_per_subset: StrictInt = Field(1000, ge=1)
     target_items: StrictInt = Field(0, ge=0)
+    general_items: StrictInt = Field(0, ge=0)
     backend: StrictStr = "builtin"
     backend_options: dict[StrictStr, Any] = {}
     seeds: list[StrictInt] = Field(default_factory=lambda: [0], min_length=1)

@@ -64,6 +64,7 @@ def plan_experiment(cfg: ExperimentConfig, lattice: dict[str, SubsetInfo]) -> li
             target_items=cfg.target_items,
             seed=cfg.seeds[0],
             avoid=others - {t.subset},
+            general_items=cfg.general_items,
         )
         for t in targets
     ]
