@@ -68,3 +68,17 @@ def test_general_items_default_zero_and_strict():
     big = cfg(general_items=10_000)  # more than the lab's 40 photo training items
     with pytest.raises(MedmatError, match="general_items=10000"):
         plan_experiment(big, lattice_for(big))
+
+
+def test_components_arm_is_each_related_subset_alone_size_matched():
+    c = cfg(arms=["related", "components"], general_items=10)
+    lattice = lattice_for(c)
+    (plan,) = plan_experiment(c, lattice)
+    related = plan.arms[0]
+    comps = {a.name: a for a in plan.arms[1:]}
+    assert sorted(comps) == sorted(f"component_{s}" for s in related.budgets)
+    n_rel = sum(related.budgets.values())
+    for sub in related.budgets:
+        arm = comps[f"component_{sub}"]
+        assert arm.budgets == {sub: min(n_rel, lattice[sub].n_train)}
+        assert arm.general == related.general == {"photo-scene-lesion": 10}

@@ -72,6 +72,34 @@ class LetterBias(_Model):
     note: str = ""
 
 
+class Flag(_Model):
+    """One degenerate-model or learnability check (:mod:`medmat.evaluate.degenerate`).
+
+    ``flagged`` means "read no verdict from this arm"; ``share`` is what was measured (mean over
+    seeds, ``per_seed`` per run) against ``threshold``; ``reason`` says it in words.
+    """
+
+    check: str
+    flagged: bool
+    share: float
+    threshold: float
+    reason: str
+    per_seed: tuple[float, ...] = ()
+
+
+class Verdict(_Model):
+    """One question asked of a target: the contrast that answers it and what it says.
+
+    ``question`` is e.g. "related vs unrelated"; ``contrast`` names an entry of
+    ``TargetResult.diffs``; ``verdict`` is one of :data:`medmat.evaluate.degenerate.VERDICTS`
+    (with the contrast's own words for the two directions).
+    """
+
+    question: str
+    contrast: str
+    verdict: str
+
+
 class ArmResult(_Model):
     """One training arm evaluated on one target's test items (over every training seed)."""
 
@@ -93,9 +121,16 @@ class ArmResult(_Model):
     per_seed: tuple[float, ...] = ()
     mean: float | None = None
     sd: float | None = None
+    general: dict[str, int] = {}  # the general-domain mix (the same in every trained arm)
+    flags: tuple[Flag, ...] = ()  # every check run on the arm; see ``flagged``
 
     _interval = field_validator("ci95")(_check_interval)
     _finite = field_validator("accuracy", "mean", "sd", "chance")(_finite_or_none)
+
+    @property
+    def flagged(self) -> tuple[Flag, ...]:
+        """The checks that failed: a verdict involving this arm is uninformative."""
+        return tuple(f for f in self.flags if f.flagged)
 
 
 class Contrast(_Model):
@@ -113,6 +148,10 @@ class Contrast(_Model):
     seed: int | None = None
     confidence: float = 0.95
     n_seeds: int = 1
+    method: str = ""  # what the interval covers (e.g. the two-level bootstrap over seeds)
+    per_seed: tuple[float, ...] = ()  # per-seed differences (seed i of a minus seed i of b)
+    per_seed_a: tuple[float, ...] = ()
+    per_seed_b: tuple[float, ...] = ()
 
     _interval = field_validator("ci95")(_check_interval)
 
@@ -124,6 +163,10 @@ class TargetResult(_Model):
     arms: dict[str, ArmResult]
     diffs: dict[str, Contrast] = {}
     dropped_leaky_test_items: int = 0
+    # is the target learnable (target_trained's lower bound above chance)? None: not measured
+    learnable: bool | None = None
+    learnability: Flag | None = None
+    verdicts: tuple[Verdict, ...] = ()
 
     @model_validator(mode="after")
     def _names_match(self) -> TargetResult:
@@ -133,6 +176,9 @@ class TargetResult(_Model):
             for key, value in table.items():
                 if value.name != key:
                     raise ValueError(f"{kind} {key!r} is named {value.name!r} inside")
+        for v in self.verdicts:
+            if v.contrast not in self.diffs:
+                raise ValueError(f"verdict {v.question!r} names no contrast {v.contrast!r}")
         return self
 
     @property

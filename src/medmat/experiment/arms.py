@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from medmat.errors import MedmatError
+from medmat.evaluate.degenerate import shuffled_images
 from medmat.experiment.config import ExperimentConfig
 from medmat.experiment.stages import remove_stale
 from medmat.io import read_json, write_json
@@ -34,6 +35,10 @@ from medmat.records import Prediction, QAItem, write_predictions
 from medmat.splits import Plan, SubsetInfo
 
 PREDICTIONS = "predictions.parquet"
+# the shuffled-image control: the same test items with every image moved to another item; an
+# arm that answers them as it answers the real ones does not look at the image
+PREDICTIONS_SHUFFLED = "predictions_shuffled.parquet"
+CONTROLS = "shuffled-images-v1"
 PENDING = "pending.json"
 
 
@@ -92,7 +97,7 @@ def arm_manifest(
     item_digests: dict[int, str],
 ) -> Manifest:
     config = {"backend": cfg.backend, "backend_options": cfg.backend_options, "seed": seed,
-              "answer_protocol": _answer_protocol_digest()}
+              "answer_protocol": _answer_protocol_digest(), "controls": CONTROLS}
     inputs = {
         "train": fingerprint([item_digests[it.id] for it in train]),
         "test": fingerprint([item_digests[it.id] for it in test]),
@@ -126,15 +131,19 @@ def run_arm(
     label: str,
     item_digests: dict[int, str],
     log: Callable[[str], None],
-) -> tuple[list[Prediction], str]:
-    """Train (unless current) and score one arm; return its predictions and fingerprint."""
+) -> tuple[list[Prediction], list[Prediction] | None, str]:
+    """Train (unless current) and score one arm on the test items and on the shuffled-image
+    control; return both prediction lists (the control is None with fewer than two test items)
+    and the arm's fingerprint."""
     from medmat.train.backend import make_backend
 
     want = arm_manifest(cfg, seed, train, test, item_digests)
     ok, why = is_current(run_dir, want)
     if ok:
         log(f"{label}: reused ({why})")
-        return read_predictions(run_dir / PREDICTIONS), want.fingerprint
+        shuffled = run_dir / PREDICTIONS_SHUFFLED
+        return (read_predictions(run_dir / PREDICTIONS),
+                read_predictions(shuffled) if shuffled.is_file() else None, want.fingerprint)
     pending = run_dir / PENDING
     resumable = pending.is_file() and _pending_fingerprint(pending) == want.fingerprint
     if resumable:
@@ -142,7 +151,7 @@ def run_arm(
     else:
         log(f"{label}: {'training' if train else 'scoring'} ({why})")
         for stale in (run_dir / MANIFEST_NAME, run_dir / PREDICTIONS, run_dir / "model",
-                      run_dir / "arm.json"):
+                      run_dir / "arm.json", run_dir / PREDICTIONS_SHUFFLED):
             remove_stale(stale)
         write_json(pending, {"fingerprint": want.fingerprint})
     (run_dir / MANIFEST_NAME).unlink(missing_ok=True)
@@ -158,9 +167,15 @@ def run_arm(
             backend.fit(train, image_root, run_dir / "model", seed=seed, progress=progress)
     preds = backend.score(test, image_root)
     write_predictions(run_dir / PREDICTIONS, preds)
-    write_manifest(run_dir, want.with_outputs(output_digests(run_dir, [PREDICTIONS])))
+    outputs = [PREDICTIONS]
+    shuffled = None
+    if len(test) >= 2:
+        shuffled = backend.score(shuffled_images(test, seed), image_root)
+        write_predictions(run_dir / PREDICTIONS_SHUFFLED, shuffled)
+        outputs.append(PREDICTIONS_SHUFFLED)
+    write_manifest(run_dir, want.with_outputs(output_digests(run_dir, outputs)))
     pending.unlink(missing_ok=True)
-    return preds, want.fingerprint
+    return preds, shuffled, want.fingerprint
 
 
 def _pending_fingerprint(path: Path) -> str | None:

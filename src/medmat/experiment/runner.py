@@ -128,6 +128,7 @@ def run_experiment(
     for plan in plans:
         test_all = by_subset_split.get((plan.target.subset, "test"), [])
         arm_preds: dict[str, list[list[Prediction]]] = {a.name: [] for a in plan.arms}
+        arm_shuffled: dict[str, list[list[Prediction] | None]] = {a.name: [] for a in plan.arms}
         dropped = 0
         for seed in cfg.seeds:
             trains = [
@@ -140,11 +141,13 @@ def run_experiment(
             for arm, train in zip(plan.arms, trains, strict=True):
                 run_dir = out / "runs" / plan.target.subset / arm.name / f"seed{seed}"
                 label = f"{plan.target.subset} / {arm.name} / seed {seed}"
-                preds, fp = run_arm(cfg, run_dir, train, test, stage.image_root, seed, label,
-                                    stage.item_digests, log)
+                preds, shuffled, fp = run_arm(cfg, run_dir, train, test, stage.image_root, seed,
+                                              label, stage.item_digests, log)
                 arm_preds[arm.name].append(preds)
+                arm_shuffled[arm.name].append(shuffled)
                 arm_fingerprints.append(fp)
-        targets_out.append((plan, arm_preds, dropped))
+        options = {it.id: tuple(it.options) for it in test_all}
+        targets_out.append((plan, arm_preds, dropped, arm_shuffled, options))
 
     want = experiment_manifest(cfg, {
         "records": file_digest(records),
@@ -171,7 +174,8 @@ def run_experiment(
                      n_train=s.n_train, n_test=s.n_test)
                 for s in lattice.values()
             ),
-            targets=tuple(summarise_target(cfg, p, a, d) for p, a, d in targets_out),
+            targets=tuple(summarise_target(cfg, p, a, d, shuffled=s, options=o)
+                          for p, a, d, s, o in targets_out),
         )
         if _is_main_process():  # every process holds the same metrics; one writes them
             from medmat.report import write_report

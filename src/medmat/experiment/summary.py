@@ -1,12 +1,40 @@
-"""Predictions of every arm -> the typed results of one target (:mod:`medmat.evaluate.results`)."""
+"""Predictions of every arm -> the typed results of one target (:mod:`medmat.evaluate.results`).
+
+Every interval includes training-seed variance (:func:`medmat.evaluate.seed_accuracy` and
+:func:`~medmat.evaluate.seed_diff`: a two-level bootstrap over seeds, then test items). Every
+arm is checked for degenerate answers (one answer text on >= 95% of items; the same answers with
+the images shuffled among the items), the target for learnability (target_trained's lower bound
+above chance), and three questions get a verdict that respects those flags:
+
+- related vs unrelated (the study's contrast);
+- related vs its best single component (``only_*`` and ``component_*`` arms, when run):
+  related above it is recombination, not transfer from one source. The best component is chosen
+  after seeing the results, which makes a "recombination" verdict harder to reach (conservative);
+- related vs ``only_task`` (beyond knowing the task's labels).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from medmat import evaluate
-from medmat.evaluate.results import ArmResult, Cell, Contrast, LetterBias, TargetResult
+from medmat.evaluate.degenerate import CG_GAIN, NEGATIVE, Check
+from medmat.evaluate.results import (
+    ArmResult,
+    Cell,
+    Contrast,
+    Flag,
+    LetterBias,
+    TargetResult,
+    Verdict,
+)
+from medmat.evaluate.seeds import SeedAccuracy
 from medmat.experiment.config import ExperimentConfig
 from medmat.records import Prediction
 from medmat.splits import Plan
+
+COMPONENT_PREFIXES = ("only_", "component_")
+Runs = list[list[Prediction]]
 
 
 def _wanted_contrasts(names: list[str]) -> list[tuple[str, str]]:
@@ -20,41 +48,98 @@ def _wanted_contrasts(names: list[str]) -> list[tuple[str, str]]:
     ]
 
 
+def _flag(check: Check) -> Flag:
+    return Flag(check=check.check, flagged=check.flagged, share=check.share,
+                threshold=check.threshold, reason=check.reason, per_seed=check.per_seed)
+
+
+def _arm_checks(name: str, runs: Runs, shuffled: list[list[Prediction] | None],
+                options: Mapping[int, Sequence[str]]) -> list[Check]:
+    checks = [evaluate.constant_answer(runs, options, what=name)]
+    if all(s is not None for s in shuffled):
+        checks.append(evaluate.image_independence(runs, shuffled, options, what=name))
+    return checks
+
+
+def _contrast(cfg: ExperimentConfig, a: str, b: str, arm_preds: Mapping[str, Runs]) -> Contrast:
+    d = evaluate.seed_diff(arm_preds[a], arm_preds[b], n_boot=cfg.bootstrap, seed=cfg.seeds[0],
+                           names=(a, b))
+    name = f"{a}_minus_{b}"
+    return Contrast(name=name, diff=d.estimate, ci95=d.ci95, p_value=d.p_value, se=d.se,
+                    n=d.n_items, acc_a=d.acc_a, acc_b=d.acc_b, n_boot=d.n_boot, seed=d.seed,
+                    confidence=d.confidence, n_seeds=d.n_seeds, method=d.method,
+                    per_seed=d.per_seed, per_seed_a=d.per_seed_a, per_seed_b=d.per_seed_b)
+
+
 def summarise_target(
-    cfg: ExperimentConfig, plan: Plan, arm_preds: dict[str, list[list[Prediction]]], dropped: int
+    cfg: ExperimentConfig,
+    plan: Plan,
+    arm_preds: dict[str, Runs],
+    dropped: int,
+    shuffled: Mapping[str, list[list[Prediction] | None]] | None = None,
+    options: Mapping[int, Sequence[str]] | None = None,
 ) -> TargetResult:
+    """The typed result of one target. ``shuffled`` (arm -> one shuffled-image run per seed)
+    and ``options`` (test item id -> option texts) enable the degenerate-model checks."""
     t = plan.target
     arms: dict[str, ArmResult] = {}
+    acc_of: dict[str, SeedAccuracy] = {}
+    checks: dict[str, list[Check]] = {}
     for arm in plan.arms:
         runs = arm_preds[arm.name]
         pooled = [p for run in runs for p in run]
-        acc = evaluate.accuracy_over_seeds(runs, n_boot=cfg.bootstrap, seed=cfg.seeds[0])
-        per_seed = [evaluate.accuracy(run).accuracy for run in runs]
-        spread = evaluate.seed_summary(per_seed)
+        acc = evaluate.seed_accuracy(runs, n_boot=cfg.bootstrap, seed=cfg.seeds[0], what=arm.name)
+        acc_of[arm.name] = acc
+        counts = evaluate.accuracy(pooled)
+        spread = evaluate.seed_summary(list(acc.per_seed))
+        checks[arm.name] = ([] if options is None else
+                            _arm_checks(arm.name, runs, (shuffled or {}).get(
+                                arm.name, [None] * len(runs)), options))
         arms[arm.name] = ArmResult(
-            name=arm.name,
-            **acc.to_dict(),
+            name=arm.name, accuracy=acc.estimate, ci95=acc.ci95, n=len(runs[0]),
+            n_correct=counts.n_correct, no_answer=counts.no_answer, chance=acc.chance,
+            confidence=acc.confidence, n_seeds=acc.n_seeds, ci_method=acc.method,
             train_subsets=tuple(sorted(arm.budgets)),
             budgets=dict(sorted(arm.budgets.items())),
             target_items=arm.target_items,
             n_train=arm.n_train,
             letter_bias=LetterBias(**evaluate.letter_bias(pooled)),
-            per_seed=tuple(per_seed),
+            per_seed=acc.per_seed,
             mean=spread.get("mean"),
             sd=spread.get("sd"),
+            general=dict(sorted(arm.general.items())),
+            flags=tuple(_flag(c) for c in checks[arm.name]),
         )
-    diffs: dict[str, Contrast] = {}
-    for a, b in _wanted_contrasts([a.name for a in plan.arms]):
-        # one row per seed: the bootstrap resamples whole test items, not (seed, item) pairs
-        rows = [evaluate.align(ra, rb) for ra, rb in zip(arm_preds[a], arm_preds[b], strict=True)]
-        diff = evaluate.paired_bootstrap_diff(
-            [x for x, _ in rows], [y for _, y in rows], n_boot=cfg.bootstrap, seed=cfg.seeds[0]
-        )
-        name = f"{a}_minus_{b}"
-        diffs[name] = Contrast(name=name, **diff.to_dict())
+    diffs = {f"{a}_minus_{b}": _contrast(cfg, a, b, arm_preds)
+             for a, b in _wanted_contrasts([a.name for a in plan.arms])}
+    learn = (evaluate.learnability(acc_of["target_trained"]) if "target_trained" in acc_of
+             else None)
+    verdicts: list[Verdict] = []
+
+    def ask(question: str, b: str, positive: str, negative: str) -> None:
+        name = f"related_minus_{b}"
+        if name not in diffs:
+            diffs[name] = _contrast(cfg, "related", b, arm_preds)
+        flags = [*checks["related"], *checks[b], *([learn] if learn else [])]
+        said = evaluate.verdict(diffs[name], *flags, positive=positive, negative=negative)
+        verdicts.append(Verdict(question=question, contrast=name, verdict=said))
+
+    if "related" in arms:
+        if "unrelated" in arms:
+            ask("related vs unrelated", "unrelated", CG_GAIN, NEGATIVE)
+        components = [n for n in arms if n.startswith(COMPONENT_PREFIXES)]
+        if components:
+            best = max(components, key=lambda n: (acc_of[n].estimate, n))
+            ask(f"related vs its best single component ({best})", best, "recombination",
+                "component better")
+        if "only_task" in arms:
+            ask("related vs only_task", "only_task", "beyond the task", "task alone better")
     return TargetResult(
         target=Cell(subset=t.subset, modality=t.modality, area=t.area, task=t.task),
         arms=arms,
         diffs=diffs,
         dropped_leaky_test_items=dropped,
+        learnable=None if learn is None else not learn.flagged,
+        learnability=None if learn is None else _flag(learn),
+        verdicts=tuple(verdicts),
     )

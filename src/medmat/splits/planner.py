@@ -9,7 +9,10 @@ For a target subset (M, A, T):
   size-matched, to attribute a gain to one element;
 * ``target_trained``: the target's own training split (the upper bound);
 * ``untrained``: no training at all (chance level for the backend);
-* ``general_only``: the general-domain mix alone (what knowing the label words gives).
+* ``general_only``: the general-domain mix alone (what knowing the label words gives);
+* ``components``: one arm ``component_<subset>`` per related subset, that subset alone,
+  size-matched to ``related`` (capped by the subset's training split): related beating its best
+  single component (these and the ``only_*`` arms) is recombination, not one-source transfer.
 
 General-domain subsets (modality "Photo": everyday photographs, the lab's photo-scene cells) are
 never a target nor a related, unrelated or single-element source. With ``general_items`` the
@@ -41,7 +44,9 @@ BUILTIN_ARMS = (
     "target_trained",
     "untrained",
     "general_only",
+    "components",
 )
+COMPONENT_PREFIX = "component_"
 TIE_RULE = (
     "related subsets: greedy cover of the target's modality, area and task by subsets that are "
     "not the target combination; each step prefers the subset covering the most missing "
@@ -306,6 +311,9 @@ def plan_target(
             ]
             arm = _size_matched(spec, pool, n_rel, seed, target, avoid)
             built.append(Arm(spec, arm.budgets, target_items))
+        elif spec == "components":
+            built += [Arm(f"{COMPONENT_PREFIX}{s.subset}", {s.subset: min(n_rel, s.n_train)},
+                          target_items) for s in related]
         elif spec == "target_trained":
             built.append(Arm("target_trained", {target.subset: min(n_rel, target.n_train)}))
         elif spec == "untrained":
