@@ -183,8 +183,8 @@ def test_multi_seed_and_no_answer_columns(make_metrics):
     text = build_markdown(parse_metrics(m))
     assert "- Seeds: 0, 1, 2." in text
     section = _section(text, "(`xray-brain-lesion`)\n")
-    assert "| no answer | seeds: mean ± sd |" in section
-    assert _row(section, "| `related` |").endswith("| 7 | 62.0 ± 2.0 (3 seeds) |")
+    assert "| no answer | per seed: mean ± sd (values) |" in section
+    assert _row(section, "| `related` |").endswith("| 7 | 62.0 ± 2.0 (60.0, 62.0, 64.0) |")
     assert "arm `related`: 7 of 200 answers had no option letter" in text
     assert "no answer" not in _section(text, "(`ct-bones-fracture`)\n")
 

@@ -7,14 +7,15 @@ import json
 from medmat.report.bias import DEFAULT_THRESHOLD, describe_gap, letter_gap
 from medmat.report.schema import Report, Target
 from medmat.report.tables import (
+    UNINFORMATIVE,
     VERDICT_GAIN,
-    VERDICT_NEGATIVE,
     arm_table_md,
     contrasts_table_md,
+    gain_verdict,
     gains_table_md,
     pct,
     target_label,
-    verdict,
+    verdicts_table_md,
 )
 
 ACCURACY_PNG = "accuracy.png"
@@ -31,7 +32,13 @@ DESIGN = (
     "present, are ablations named by the experiment config. Compositional generalization (CG) "
     "shows as related beating unrelated; the gain's 95% CI decides the verdict: "
     '"CG gain" when it lies wholly above 0, "negative" when wholly below 0, "no evidence" when '
-    "it includes 0."
+    "it includes 0. Ablation arms separate where a gain comes from: `only_modality`, "
+    "`only_area`, `only_task` train on subsets sharing exactly that element with the target, "
+    "`component_<subset>` on one related subset alone. Related beating its best single "
+    "component is *recombination*; related beating unrelated but not its best component is "
+    "plain transfer from one source. A verdict that involves a degenerate arm (one answer text "
+    "on at least 95% of items, or the same answers with the images shuffled among the items) or "
+    'a target that was not learnable is "uninformative", whatever its interval says.'
 )
 
 
@@ -60,14 +67,42 @@ NULL_BANNER = (
 )
 
 
+def _in_words(report: Report) -> list[str]:
+    """Which targets show recombination, which plain transfer, which nothing (sentences)."""
+    groups: dict[str, list[str]] = {}
+    for t in report.targets:
+        gain = gain_verdict(t) or ""
+        comp = next((v for v in t.verdicts if v.question.startswith("related vs its best")),
+                    None)
+        name = f"{target_label(t)}"
+        if gain.startswith(UNINFORMATIVE):
+            key = "uninformative (degenerate arm or target not learnable; see its flags)"
+        elif gain != VERDICT_GAIN:
+            key = "no CG gain over unrelated"
+        elif comp is None:
+            key = "a CG gain (no component arms run: recombination not tested)"
+        elif comp.verdict == "recombination":
+            key = "recombination: related beats unrelated and its best single component"
+        else:
+            best = comp.question.removeprefix("related vs its best single component ")
+            key = "plain transfer: related beats unrelated but not its best single component"
+            name += f" {best}"
+        groups.setdefault(key, []).append(name)
+    return [f"- {', '.join(names)}: {key}." for key, names in groups.items()]
+
+
 def _expectation(report: Report) -> list[str]:
-    """Paragraphs after the gains table: the count of gains and what was expected."""
-    verdicts = [verdict(t.gain.ci95) for t in report.targets if t.gain is not None]
+    """Paragraphs after the gains table: the count of gains, in words, and what was expected."""
+    verdicts = [gain_verdict(t) or "" for t in report.targets if t.gain is not None]
     gains = verdicts.count(VERDICT_GAIN)
-    negatives = verdicts.count(VERDICT_NEGATIVE)
+    negatives = sum(v.startswith("negative") for v in verdicts)
+    unread = sum(v.startswith(UNINFORMATIVE) for v in verdicts)
     line = f"CG gain on {gains} of {len(verdicts)} targets"
-    line += f"; negative difference on {negatives}." if negatives else "."
-    out = [line, ""]
+    line += f"; negative difference on {negatives}" if negatives else ""
+    line += f"; uninformative on {unread}" if unread else ""
+    out = [line + ".", ""]
+    if any(t.verdicts for t in report.targets):
+        out += ["In words:", "", *_in_words(report), ""]
     if report.is_null:
         out += ["Expected in the null lab: no CG gain on any target.", ""]
         if gains:
@@ -89,6 +124,19 @@ def _target_section(t: Target) -> list[str]:
         facts.append(f"chance {pct(t.chance)}")
     out += [", ".join(facts) + ".", ""]
     out.append(arm_table_md(t))
+    methods = sorted({a.ci_method for a in t.ordered_arms if a.ci_method})
+    if methods:
+        out += ["Intervals: " + "; ".join(methods) + ".", ""]
+    verdicts = verdicts_table_md(t)
+    if verdicts:
+        out += ["Verdicts:", "", verdicts]
+    notes = [f"- `{a.name}`: {f.reason}." for a in t.ordered_arms for f in a.flagged]
+    if t.learnability is not None:
+        notes.append(f"- {t.learnability.reason}.")
+    notes += [f"- {v.question}: {v.verdict}." for v in t.verdicts
+              if v.verdict.startswith(UNINFORMATIVE)]
+    if notes:
+        out += ["Flags and learnability:", "", *notes, ""]
     contrasts = contrasts_table_md(t)
     if contrasts:
         out += ["Other contrasts:", "", contrasts]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medmat.report.schema import Arm, Contrast, Report, Target, parse_metrics
+from medmat.report.schema import Arm, Report, Target, parse_metrics
 
 DASH = "—"
 MINUS = "−"  # typographic minus, as in "related − unrelated"
@@ -30,6 +30,27 @@ def verdict(ci95: Sequence[float] | None) -> str:
     if hi < 0:
         return VERDICT_NEGATIVE
     return VERDICT_NONE
+
+
+UNINFORMATIVE = "uninformative"
+
+
+def short_verdict(text: str) -> str:
+    """A verdict for a table cell: an uninformative verdict's reasons are listed elsewhere."""
+    return UNINFORMATIVE if text.startswith(UNINFORMATIVE) else text
+
+
+def gain_verdict(target: Target) -> str | None:
+    """The related − unrelated verdict: the typed one (which respects the degenerate-arm and
+    learnability flags) when the results carry it, else read from the interval alone."""
+    for v in target.verdicts:
+        if v.contrast == "related_minus_unrelated":
+            return v.verdict
+    return None if target.gain is None else verdict(target.gain.ci95)
+
+
+def zero_width(ci: tuple[float, float] | None) -> bool:
+    return ci is not None and ci[1] - ci[0] <= 1e-12
 
 
 def pct(x: float | None) -> str:
@@ -99,18 +120,24 @@ def arm_table_md(target: Target) -> str:
     counted wrong) and the per-seed mean ± sd when several seeds were run."""
     show_no_answer = any(a.no_answer for a in target.ordered_arms)
     show_seeds = _multi_seed(target)
+    show_flags = any(a.flags for a in target.ordered_arms)
     header = ["arm", "accuracy", "95% CI", "n", "training subsets", "n_train"]
-    header += ["no answer"] * show_no_answer + ["seeds: mean ± sd"] * show_seeds
+    header += ["no answer"] * show_no_answer + ["per seed: mean ± sd (values)"] * show_seeds
+    header += ["flags"] * show_flags
     rows = []
     for arm in target.ordered_arms:
+        ci = ci_pct(arm.ci95) + (" zero width" if zero_width(arm.ci95) else "")
         row = [
-            f"`{arm.name}`", pct(arm.accuracy), ci_pct(arm.ci95), str(arm.n), _subsets(arm),
+            f"`{arm.name}`", pct(arm.accuracy), ci, str(arm.n), _subsets(arm),
             str(arm.n_train),
         ]  # fmt: skip
         if show_no_answer:
             row.append(str(arm.no_answer))
         if show_seeds:
             row.append(_seed_summary(arm))
+        if show_flags:
+            row.append(", ".join(f"{f.check} ({100 * f.share:.0f}%)" for f in arm.flagged)
+                       or "ok")
         rows.append(row)
     return _md_table(header, rows)
 
@@ -120,7 +147,21 @@ def _seed_summary(arm: Arm) -> str:
         return DASH
     mean = arm.mean if arm.mean is not None else sum(arm.per_seed) / len(arm.per_seed)
     sd = "?" if arm.sd is None else f"{100 * arm.sd:.1f}"
-    return f"{100 * mean:.1f} ± {sd} ({len(arm.per_seed)} seeds)"
+    values = ", ".join(f"{100 * v:.1f}" for v in arm.per_seed)
+    return f"{100 * mean:.1f} ± {sd} ({values})"
+
+
+def verdicts_table_md(target: Target) -> str:
+    """question | difference (points) [95% CI] | per seed | verdict; empty without verdicts."""
+    rows = []
+    for v in target.verdicts:
+        d = target.diffs[v.contrast]
+        seeds = ", ".join(points(x) for x in d.per_seed) or DASH
+        rows.append([v.question, f"{points(d.diff)} {ci_points(d.ci95)}", seeds,
+                     short_verdict(v.verdict)])
+    if not rows:
+        return ""
+    return _md_table(["question", "difference (points) [95% CI]", "per seed", "verdict"], rows)
 
 
 def contrasts_table_md(target: Target) -> str:
@@ -131,23 +172,26 @@ def contrasts_table_md(target: Target) -> str:
     if not diffs:
         return ""
     rows = [
-        [contrast_name(d.name), points(d.diff), ci_points(d.ci95), p_text(d.p_value, d.n_boot)]
+        [contrast_name(d.name), points(d.diff),
+         ci_points(d.ci95) + (" zero width: see flags" if zero_width(d.ci95) else ""),
+         p_text(d.p_value, d.n_boot)]
         for d in diffs
     ]
     return _md_table(["contrast", "difference (points)", "95% CI", "p"], rows)
 
 
-def _gain_cells(gain: Contrast | None) -> list[str]:
+def _gain_cells(target: Target) -> list[str]:
+    gain = target.gain
     if gain is None:
         return [DASH, DASH, DASH, "n/a (no related/unrelated pair)"]
     p = p_text(gain.p_value, gain.n_boot)
-    return [points(gain.diff), ci_points(gain.ci95), p, verdict(gain.ci95)]
+    return [points(gain.diff), ci_points(gain.ci95), p, short_verdict(gain_verdict(target) or "")]
 
 
 def gains_table_md(report: Report) -> str:
     """target | related − unrelated | 95% CI | p | verdict, one row per target."""
     rows = [
-        [f"{target_label(t)} (`{t.cell.subset}`)", *_gain_cells(t.gain)] for t in report.targets
+        [f"{target_label(t)} (`{t.cell.subset}`)", *_gain_cells(t)] for t in report.targets
     ]
     header = ["target", f"related {MINUS} unrelated (points)", "95% CI", "p", "verdict"]
     return _md_table(header, rows)
@@ -162,7 +206,8 @@ def _summary_rows(report: Report) -> tuple[list[str], list[list[str]]]:
         if t.gain is None:
             gain, word = DASH, DASH
         else:
-            gain, word = f"{points(t.gain.diff)} {ci_points(t.gain.ci95)}", verdict(t.gain.ci95)
+            gain = f"{points(t.gain.diff)} {ci_points(t.gain.ci95)}"
+            word = short_verdict(gain_verdict(t) or "")
         rows.append([f"{target_label(t, ' ')} ({t.cell.subset})", *accs, gain, word])
     return header, rows
 
@@ -188,7 +233,8 @@ def rich_table(metrics: Any):  # -> rich.table.Table (rich imported lazily)
     table = Table(title=title)
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 or i == len(header) - 1 else "right")
-    styles = {VERDICT_GAIN: "green", VERDICT_NEGATIVE: "red", VERDICT_NONE: "yellow"}
+    styles = {VERDICT_GAIN: "green", VERDICT_NEGATIVE: "red", "negative transfer": "red",
+              VERDICT_NONE: "yellow", UNINFORMATIVE: "magenta"}
     for row in rows:
         style = styles.get(row[-1])
         # escape: subset ids or names with "[" must not be read as rich markup
