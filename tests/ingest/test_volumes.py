@@ -32,7 +32,9 @@ def ct_slice(path, stored, *, iop, ipp, spacing, patient="p1"):
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
     ds.PatientID, ds.Modality = patient, "CT"
-    ds.Rows, ds.Columns = stored.shape
+    ds.Rows, ds.Columns = stored.shape[-2:]
+    if stored.ndim == 3:
+        ds.NumberOfFrames = stored.shape[0]
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
@@ -186,6 +188,28 @@ def test_dicom_patients_are_groups(tmp_path, h):
     assert sorted(splits) == [f"patient:P{p}" for p in range(6)]
     assert all(len(s) == 1 for s in splits.values())
     assert {next(iter(s)) for s in splits.values()} == {"train", "test"}
+
+
+def test_dicom_frames_where_the_mask_is_largest(tmp_path, h):
+    frames = np.random.default_rng(1).integers(0, 3000, (6, 8, 8)).astype(np.uint16)
+    mask = np.zeros((6, 8, 8), np.uint16)
+    mask[2, :3, :3], mask[4, :5, :5] = 1, 1  # frame 4 largest, then 2; the others empty
+    geo = {"iop": [1, 0, 0, 0, 1, 0], "ipp": [0, 0, 0], "spacing": (1, 1)}
+    ct_slice(tmp_path / "d" / "bleed" / "v.dcm", frames, **geo)
+    ct_slice(tmp_path / "d" / "bleed" / "v.mask.dcm", mask, **geo)
+    ct_slice(tmp_path / "d" / "bleed" / "one.dcm", frames[0], **geo)  # single frame: one row
+    ct_slice(tmp_path / "d" / "bleed" / "one.mask.dcm", mask[4], **geo)
+    report = ingest(tmp_path / "d", "dicom", tmp_path / "o", slices="mask:2",
+                    mask_pattern="{stem}.mask.dcm", test_frac=0.0, modality="CT", area="Brain",
+                    task="Hemorrhage")
+    assert sorted(h.by_id(tmp_path / "o")) == ["bleed/one.dcm", "bleed/v.dcm#frame2",
+                                               "bleed/v.dcm#frame4"]
+    assert sorted(report["ignored"]) == ["bleed/one.mask.dcm (mask of bleed/one.dcm)",
+                                         "bleed/v.mask.dcm (mask of bleed/v.dcm)"]
+    hu = frames[4].astype(float) - 1024
+    lo, hi = np.percentile(hu, [0.5, 99.5])
+    with Image.open(tmp_path / "o" / h.by_id(tmp_path / "o")["bleed/v.dcm#frame4"].image) as im:
+        assert np.array_equal(np.asarray(im), np.rint(np.clip((hu - lo) / (hi - lo), 0, 1) * 255))
 
 
 def test_volume_budget_is_checked_before_inflating(tmp_path):

@@ -72,7 +72,7 @@ def test_hash_candidates_flood_lookalikes_but_pixels_do_not(lookalikes):
     assert false, "the look-alike family should produce hash-only false pairs"
     checked = find_duplicates([lookalikes])
     assert _pairs(checked) == [["c-crop", "s04"], ["c-half", "s02"], ["c-jpeg", "s00"]]
-    assert all(g.similarity >= 0.6 for g in checked.of_kind("near"))
+    assert all(g.similarity >= 0.5 for g in checked.of_kind("near"))
     # the crop is found through the crop-box hashes only
     assert ["c-crop", "s04"] not in _pairs(find_duplicates([lookalikes], crops=False))
 

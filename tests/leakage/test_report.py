@@ -47,9 +47,9 @@ def test_report_json_is_deterministic_and_complete(planted, tmp_path):
     assert p1.read_bytes() == p2.read_bytes()
     data = json.loads(p1.read_text())
     assert data["threshold"] == 8 and data["near"] is True
-    assert data["verified"] is True and data["crops"] is True and data["min_similarity"] == 0.6
+    assert data["verified"] is True and data["crops"] is True and data["min_similarity"] == 0.5
     near = [g for g in data["groups"] if g["kind"] == "near"]
-    assert all(0.6 <= g["similarity"] <= 1 for g in near)
+    assert all(0.5 <= g["similarity"] <= 1 for g in near)
     assert [g["id"] for g in data["groups"]] == ["exact-00001", "near-00001", "near-00002",
                                                  "near-00003"]
     member = data["groups"][0]["members"][0]

@@ -18,7 +18,7 @@ LARGE_GROUP = 20  # near groups beyond this are more likely hash collisions than
 @click.option("--threshold", default=8, show_default=True, type=click.IntRange(0, 32),
               help="Near-duplicate candidates: max Hamming distance between 64-bit perceptual "
                    "hashes (each candidate is then checked on pixels).")
-@click.option("--min-similarity", default=0.6, show_default=True, type=click.FloatRange(-1, 1),
+@click.option("--min-similarity", default=0.5, show_default=True, type=click.FloatRange(-1, 1),
               help="Pixel check: detail correlation a candidate must reach (see docs/leakage.md).")
 @click.option("--no-verify", is_flag=True,
               help="Keep every hash candidate without the pixel check (fast, many false pairs "

@@ -36,7 +36,7 @@ CROP_SCALE = 0.95  # crop-candidate boxes: 95% of each side, at 4 x 4 positions
 CROP_GRID = (0.0, 1 / 3, 2 / 3, 1.0)
 HASH_SIDE = 256  # crop hashes are taken on the image area-reduced to this side at most
 FLAT_LEVELS = 4.0  # two blank images match when their grey levels differ by at most this
-DEFAULT_MIN_SIMILARITY = 0.6  # calibrated by benchmarks/bench_neardup.py (docs/leakage.md)
+DEFAULT_MIN_SIMILARITY = 0.5  # calibrated by benchmarks/bench_neardup.py (docs/leakage.md)
 
 Box = tuple[float, float, float, float]
 

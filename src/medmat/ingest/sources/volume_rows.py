@@ -111,6 +111,7 @@ def _volume(fmt: str, file: Path, opts: IngestOptions, rule: SliceRule,
         ds = open_dicom(file, header_only=True)
         n = n_frames(ds, file)
         areas = frame_areas(mask, n, opts.max_volume_mb) if mask and n > 1 else None
+        # (one frame: no slice to choose, the mask is not read)
         return n, areas, group_tags(ds)
     from medmat.ingest.sources.nifti import geometry, mask_areas, open_nifti
 
@@ -153,7 +154,9 @@ def expand(result: SourceResult, fmt: str, opts: IngestOptions, root: Path) -> N
             file = resolve_under_root(root, cand.image_rel)
             mask = resolve_under_root(root, masks[id(cand)]) if id(cand) in masks else None
             n, areas, tags = _volume(fmt, file, opts, rule, mask)
-            picks = None if rule.single else pick_slices(n, rule, areas)
+            # a single-frame DICOM file is one row whatever the rule
+            single = rule.single or (fmt == "dicom" and n == 1)
+            picks = None if single else pick_slices(n, rule, areas)
             if picks == []:
                 raise MedmatError(f"{mask}: the mask is empty; no slice to take (use even:N)")
         except MedmatError as exc:
@@ -163,7 +166,7 @@ def expand(result: SourceResult, fmt: str, opts: IngestOptions, root: Path) -> N
         if how in _TAG_ORDER and how not in tags:
             fallback[how] += 1
         cand.group = cand.group or _group(cand, how, tags)
-        if picks is None or (fmt == "dicom" and n == 1):
+        if picks is None:
             out.append(cand)
             continue
         volumes += 1
@@ -193,5 +196,5 @@ def _notes(result: SourceResult, rule: SliceRule, fallback: Counter[str], volume
             "cannot separate them: no test rows; choose another --group-by if this is wrong"
         )
     if not rule.single:
-        result.notes.append(f"--slices {rule.kind}:{rule.n}: {len(result.candidates)} row(s), "
-                            f"{volumes} of them file(s) split into slices")
+        result.notes.append(f"--slices {rule.kind}:{rule.n}: {volumes} file(s) split into "
+                            f"slices; {len(result.candidates)} row(s) in all")
