@@ -12,27 +12,60 @@ from medmat.experiment import run_experiment
 
 
 def check_metrics_shape(m: dict, null: bool) -> None:
-    assert m["lab"]["null"] is null and m["seeds"] == [0] and m["schema_version"] == 2
+    assert m["lab"]["null"] is null and m["seeds"] == [0, 1, 2] and m["schema_version"] == 2
     assert len(m["targets"]) >= 2
     for t in m["targets"]:
         assert set(t["target"]) >= {"modality", "area", "task"}
-        for name in ("related", "unrelated", "target_trained", "untrained"):
+        for name in ("related", "unrelated", "target_trained", "untrained", "only_modality",
+                     "only_area", "only_task"):
             arm = t["arms"][name]
             assert {"accuracy", "ci95", "n", "train_subsets"} <= set(arm)
+            assert len(arm["per_seed"]) == 3 and "two-level" in arm["ci_method"]
+        # the general-domain mix is in every trained arm, the same everywhere
+        mixes = {tuple(sorted(a["general"].items())) for n, a in t["arms"].items()
+                 if n != "untrained"}
+        assert mixes == {(("photo-scene-lesion", 400),)}
+        assert sum(n.startswith("component_") for n in t["arms"]) == 2
+        questions = [v["question"] for v in t["verdicts"]]
+        assert questions[0] == "related vs unrelated" and len(questions) == 3
         assert {"diff", "ci95"} <= set(t["diffs"]["related_minus_unrelated"])
+
+
+def gain_verdict(t: dict) -> str:
+    return next(v["verdict"] for v in t["verdicts"] if v["contrast"] == "related_minus_unrelated")
+
+
+def check_verdict_respects_flags(t: dict) -> None:
+    """A flagged related/unrelated arm or an unlearnable target makes the verdict uninformative,
+    and an uninformative verdict names a flagged arm or the learnability check."""
+    said = gain_verdict(t)
+    flagged = [f["reason"] for a in ("related", "unrelated") for f in t["arms"][a]["flags"]
+               if f["flagged"]]
+    if t["learnable"] is False:
+        flagged.append(t["learnability"]["reason"])
+    if flagged:
+        assert said.startswith("uninformative: ") and flagged[0] in said, (said, flagged)
+    else:
+        assert not said.startswith("uninformative"), said
 
 
 @pytest.mark.slow
 def test_quickstart_default_lab_shows_a_cg_gain(tmp_path):
     m = run_experiment(quickstart_config(), tmp_path).to_dict()
     check_metrics_shape(m, null=False)
+    report = (tmp_path / "report.md").read_text()
     for t in m["targets"]:
         gain = t["diffs"]["related_minus_unrelated"]
+        # two-level interval (training seeds, then items) above 0 on both targets (lab seed 0)
         assert gain["ci95"][0] > 0, (t["target"], gain)
+        check_verdict_respects_flags(t)
         # untrained is chance: the built-in model knows nothing before training
         untrained = t["arms"]["untrained"]
         assert untrained["ci95"][0] <= untrained["chance"] <= untrained["ci95"][1]
-    assert (tmp_path / "report.md").read_text().count("| CG gain |") == len(m["targets"])
+        assert t["learnable"] is True
+    summary = report.split("## Summary")[1].split("## Targets")[0]
+    assert summary.count("| CG gain |") == sum(gain_verdict(t) == "CG gain" for t in m["targets"])
+    assert "## Summary" in report and "In words:" in report
 
 
 @pytest.mark.slow
@@ -41,7 +74,11 @@ def test_quickstart_null_lab_gain_interval_includes_zero(tmp_path):
     check_metrics_shape(m, null=True)
     for t in m["targets"]:
         gain = t["diffs"]["related_minus_unrelated"]
-        assert gain["ci95"][0] <= 0 <= gain["ci95"][1], (t["target"], gain)
-        # the null lab is not trivially unlearnable: the target itself can be learned
+        check_verdict_respects_flags(t)
+        # no false CG verdict: the interval includes 0, or the test says it is uninformative
+        said = gain_verdict(t)
+        assert said != "CG gain", (t["target"], gain, said)
+        assert gain["ci95"][0] <= 0 <= gain["ci95"][1] or said.startswith("uninformative")
+        # learnable means target_trained's lower bound is above chance, computed here again
         tt = t["arms"]["target_trained"]
-        assert tt["ci95"][0] > tt["chance"], (t["target"], tt)
+        assert t["learnable"] is (tt["ci95"][0] > tt["chance"]), (t["target"], tt)

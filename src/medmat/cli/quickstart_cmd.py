@@ -16,7 +16,8 @@ def quickstart_config(null: bool = False, seed: int = 0, epochs: int | None = No
     )
     cfg["data"]["lab"]["null"] = null
     cfg["data"]["lab"]["seed"] = seed
-    cfg["seeds"] = [seed]
+    # --seed N shifts the config's training seeds (0, 1, 2 -> N, N+1, N+2): same count
+    cfg["seeds"] = [seed + s for s in cfg["seeds"]]
     cfg["name"] = "quickstart-null" if null else "quickstart"
     if epochs is not None:
         cfg["backend_options"]["epochs"] = epochs
