@@ -95,6 +95,14 @@ CASES = {
                       {arm("related"), arm("unrelated"), arm("target_trained"), METRICS}),
     "bootstrap": ({"bootstrap": 60}, {METRICS}),
     "name": ({"name": "renamed"}, {METRICS}),
+    # a new cell sorts after the others: every existing item keeps its id, text and image, and
+    # the new subset fits no arm of this target, so the lab and items are rebuilt but no arm is
+    "lab.cells": ({"lab.cells": [*tiny()["data"]["lab"]["cells"], "xray-lung-lesion"]},
+                  DATA | {METRICS}),
+    # the same target spelled as a triplet: nothing is retrained (a different target is planned
+    # from scratch: see test_plan_command_equals_plan_json_for_multi_target_multi_seed)
+    "targets": ({"targets": [{"modality": "CT", "area": "Brain", "task": "Lesion type"}]},
+                {METRICS}),
 }
 
 
