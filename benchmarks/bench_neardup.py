@@ -24,7 +24,13 @@ import io
 import time
 
 import numpy as np
-from PIL import Image, ImageDraw
+
+# The natural-looking and flat image families are bench_hashing's (run from benchmarks/, the
+# script's folder is on sys.path, as with `python benchmarks/bench_neardup.py`): one
+# definition of each family for both benchmarks.
+from bench_hashing import natural
+from bench_hashing import shapes as flat
+from PIL import Image
 
 from medmat.imaging import phash, pixel_sha1
 from medmat.leakage.neardup import candidate_pairs, score_pairs
@@ -35,30 +41,6 @@ COPY_TYPES = ("exact", "JPEG q=75", "resize 0.5x", "resize 2x", "crop 5%")
 
 
 # ------------------------------------------------------------------------------- families
-def natural(rng: np.random.Generator, size: int) -> Image.Image:
-    """Multi-octave smooth colour noise: photo-like spectra, every image distinct."""
-    acc = np.zeros((size, size, 3))
-    for octave, weight in ((4, 1.0), (8, 0.5), (16, 0.25), (32, 0.125)):
-        coarse = rng.integers(0, 256, size=(octave, octave, 3), dtype=np.uint8)
-        up = Image.fromarray(coarse, "RGB").resize((size, size), Image.Resampling.BICUBIC)
-        acc += weight * np.asarray(up, dtype=np.float64)
-    acc = (acc - acc.min()) / max(np.ptp(acc), 1e-9) * 255
-    return Image.fromarray(acc.astype(np.uint8), "RGB")
-
-
-def flat(rng: np.random.Generator, size: int) -> Image.Image:
-    """A few flat ellipses / rectangles on a uniform grey background."""
-    img = Image.new("L", (size, size), int(rng.integers(20, 60)))
-    draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(2, 5))):
-        x0, y0 = rng.integers(0, size * 3 // 4, size=2).tolist()
-        w, h = rng.integers(size // 8, size // 2, size=2).tolist()
-        box = (x0, y0, min(size - 1, x0 + w), min(size - 1, y0 + h))
-        fill = int(rng.integers(100, 256))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
-    return img
-
-
 def medical(rng: np.random.Generator, size: int) -> Image.Image:
     """Low-contrast grey 'scan': background level, sensor noise and one soft blob."""
     yy, xx = np.mgrid[:size, :size]
