@@ -26,6 +26,15 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
+def check_bootstrap(n_boot: int, seed: int) -> None:
+    """Bootstrap settings: a positive replicate count and a fixed non-negative seed."""
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise MedmatError(f"n_boot={n_boot!r}: must be a positive integer (e.g. 2000)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        # None would draw fresh OS entropy and make the interval irreproducible.
+        raise MedmatError(f"seed={seed!r}: must be a non-negative integer")
+
+
 def check_predictions(preds: Sequence[Prediction], what: str, *, unique: bool = False) -> None:
     """Refuse empty lists, bad letters and (with ``unique``) an item predicted twice.
 

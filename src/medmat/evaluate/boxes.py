@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from medmat.errors import MedmatError
-from medmat.evaluate._checks import check_confidence
+from medmat.evaluate._checks import check_bootstrap, check_confidence
 
 METRICS = ("ciou", "miou", "acc50")
 # Indices drawn per chunk, bounding memory on large test sets; chunks are consecutive draws
@@ -146,14 +146,6 @@ class BoxDiff:
         return d
 
 
-def _check_boot(n_boot: int, seed: int) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise MedmatError(f"n_boot={n_boot!r}: must be a positive integer (e.g. 2000)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        # None would draw fresh OS entropy and make the interval irreproducible.
-        raise MedmatError(f"seed={seed!r}: must be a non-negative integer")
-
-
 def _stats(inter: np.ndarray, union: np.ndarray, threshold: float) -> np.ndarray:
     """(4, n) per-item columns whose sums give the metrics: inter, union, IoU, hit."""
     per = _ratio(inter, union)
@@ -197,7 +189,7 @@ def box_metrics(pred: BoxesLike, gold: BoxesLike, *, threshold: float = 0.5,
                 n_boot: int = 2000, seed: int = 0, confidence: float = 0.95) -> BoxMetrics:
     """cIoU, mIoU and accuracy at IoU >= ``threshold`` with percentile bootstrap intervals."""
     confidence = check_confidence(confidence)
-    _check_boot(n_boot, seed)
+    check_bootstrap(n_boot, seed)
     if not 0.0 < float(threshold) <= 1.0:
         raise MedmatError(f"threshold={threshold!r}: must be in (0, 1] (e.g. 0.5)")
     inter, union, n_miss = _overlaps(pred, gold)
@@ -219,7 +211,7 @@ def paired_box_diff(pred_a: BoxesLike, pred_b: BoxesLike, gold: BoxesLike, *,
                     confidence: float = 0.95) -> dict[str, BoxDiff]:
     """Arm a minus arm b for each of :data:`METRICS`, items resampled jointly for both arms."""
     confidence = check_confidence(confidence)
-    _check_boot(n_boot, seed)
+    check_bootstrap(n_boot, seed)
     if not 0.0 < float(threshold) <= 1.0:
         raise MedmatError(f"threshold={threshold!r}: must be in (0, 1] (e.g. 0.5)")
     cols_a = _stats(*intersections_unions(pred_a, gold), threshold)

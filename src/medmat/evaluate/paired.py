@@ -15,7 +15,12 @@ import numpy as np
 from scipy.stats import binomtest
 
 from medmat.errors import MedmatError
-from medmat.evaluate._checks import as_correct_array, check_confidence, check_predictions
+from medmat.evaluate._checks import (
+    as_correct_array,
+    check_bootstrap,
+    check_confidence,
+    check_predictions,
+)
 from medmat.records import Prediction
 
 # Indices drawn per chunk (uint32: 16 MiB) to bound memory on large test sets. Chunks are
@@ -113,11 +118,7 @@ def paired_bootstrap_diff(correct_a: Sequence[bool], correct_b: Sequence[bool], 
     seed stay together and the interval is not narrowed by counting one item once per seed.
     """
     confidence = check_confidence(confidence)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise MedmatError(f"n_boot={n_boot!r}: must be a positive integer (e.g. 2000)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        # None would draw fresh OS entropy and make the interval irreproducible.
-        raise MedmatError(f"seed={seed!r}: must be a non-negative integer")
+    check_bootstrap(n_boot, seed)
     a, b = _paired_arrays(correct_a, correct_b, max_ndim=2)
     a2, b2 = np.atleast_2d(a), np.atleast_2d(b)
     n_seeds, n = (int(x) for x in a2.shape)

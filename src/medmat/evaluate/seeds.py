@@ -25,7 +25,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from medmat.errors import MedmatError
-from medmat.evaluate._checks import as_correct_array, check_confidence, check_predictions
+from medmat.evaluate._checks import (
+    as_correct_array,
+    check_bootstrap,
+    check_confidence,
+    check_predictions,
+)
 from medmat.records import Prediction
 
 # replicates per chunk: bounds the (replicates x items) weight matrices in memory
@@ -93,13 +98,6 @@ class SeedDiff:
         return d
 
 
-def _check_boot(n_boot: int, seed: int) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise MedmatError(f"n_boot={n_boot!r}: must be a positive integer (e.g. 2000)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise MedmatError(f"seed={seed!r}: must be a non-negative integer")
-
-
 def _table(correct: Sequence, name: str) -> np.ndarray:
     """A seeds x items float table; a flat sequence is one seed."""
     arr = np.atleast_2d(as_correct_array(correct, name, max_ndim=2)).astype(np.float64)
@@ -157,7 +155,7 @@ def two_level_accuracy(correct: Sequence, *, n_boot: int = 2000, seed: int = 0,
     (use :func:`correct_table` to build it from predictions). A flat sequence is one seed.
     """
     confidence = check_confidence(confidence)
-    _check_boot(n_boot, seed)
+    check_bootstrap(n_boot, seed)
     table = _table(correct, "correct")
     boot = _replicates([table], [1.0], int(n_boot), int(seed))
     per_seed = tuple(float(v) for v in table.mean(axis=1))
@@ -177,7 +175,7 @@ def two_level_diff(correct_a: Sequence, correct_b: Sequence, *, n_boot: int = 20
     (the runner trains every arm with the same seed list).
     """
     confidence = check_confidence(confidence)
-    _check_boot(n_boot, seed)
+    check_bootstrap(n_boot, seed)
     a, b = _table(correct_a, "correct_a"), _table(correct_b, "correct_b")
     if a.shape != b.shape:
         raise MedmatError(
