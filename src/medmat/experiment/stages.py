@@ -15,7 +15,7 @@ from pathlib import Path
 from medmat.errors import MedmatError
 from medmat.experiment.config import ExperimentConfig
 from medmat.io import staged_dir
-from medmat.manifest import fingerprint, is_current, read_manifest
+from medmat.manifest import fingerprint, is_current
 from medmat.records import QAItem, item_to_row, read_items, read_records_table, records_path
 
 Log = Callable[[str], None]
@@ -42,9 +42,7 @@ def prepare_lab(cfg: ExperimentConfig, out: Path, log: Log) -> Path:
         log(f"lab: reused ({why})")
         return lab_dir / "records.parquet"
     log(f"lab: generating ({why})")
-    if lab_dir.exists() and read_manifest(lab_dir) is None and any(lab_dir.iterdir()):
-        # a lab interrupted mid-generation (no manifest yet): ours to replace
-        log("lab: replacing an unfinished lab folder")
+    # a stale or half-written lab (no manifest yet) is replaced whole
     with staged_dir(lab_dir) as stage:
         generate_lab(stage, cells, cfg=lab_cfg, **counts)
     return lab_dir / "records.parquet"
