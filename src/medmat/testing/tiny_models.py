@@ -145,10 +145,15 @@ class Shape:
 QWEN2_VL_2B = Shape(hidden=1536, layers=28, heads=12, kv_heads=2, intermediate=8960,
                     vision_depth=32, vision_dim=1280, vision_heads=16, vision_mlp_ratio=4,
                     vocab_size=151936, tie_word_embeddings=True)
+# Qwen2-VL-7B-Instruct's public config.json (text 3584x28, 28 heads / 4 KV, same vision tower).
+QWEN2_VL_7B = Shape(hidden=3584, layers=28, heads=28, kv_heads=4, intermediate=18944,
+                    vision_depth=32, vision_dim=1280, vision_heads=16, vision_mlp_ratio=4,
+                    vocab_size=152064, tie_word_embeddings=False)
 # Between the two: big enough on CPU that model compute, not Python overhead, dominates.
 SMALL = Shape(hidden=256, layers=4, heads=4, kv_heads=2, intermediate=1024, vision_depth=2,
               vision_dim=128, vision_heads=4, vision_mlp_ratio=4, vocab_size=32000)
-SHAPES = {"tiny": Shape(), "small": SMALL, "qwen2-vl-2b": QWEN2_VL_2B}
+SHAPES = {"tiny": Shape(), "small": SMALL, "qwen2-vl-2b": QWEN2_VL_2B,
+          "qwen2-vl-7b": QWEN2_VL_7B}
 
 
 def _qwen2_vl(out: Path, shape: Shape, seed: int, dtype: Any, device: str,
