@@ -20,6 +20,14 @@ import pyarrow.parquet as pq
 
 from medmat.errors import MedmatError
 from medmat.io import write_parquet
+from medmat.regions import (
+    MASK_FIELD,
+    REGIONS_FIELD,
+    Region,
+    check_regions_column,
+    regions_from_column,
+    regions_to_column,
+)
 
 SPLITS = ("train", "val", "test")
 RECORDS_FILE = "records.parquet"
@@ -36,6 +44,8 @@ class ImageRecord:
     perceptual hash (signed int64 view); both feed the leakage guard and may be None if unknown.
     ``group`` (optional) names the patient / volume / study the image comes from: the split
     keeps a group on one side, and the leakage report counts groups found on two sides.
+    ``regions`` (optional) are boxes in pixel edges of the stored image, ``mask`` the mask they
+    came from (see :mod:`medmat.regions`).
     """
 
     record_id: str
@@ -51,6 +61,8 @@ class ImageRecord:
     pixel_sha1: str | None = None
     phash: int | None = None
     group: str | None = None
+    regions: tuple[Region, ...] | None = None
+    mask: str | None = None
 
 
 RECORDS_SCHEMA = pa.schema(
@@ -71,24 +83,33 @@ RECORDS_SCHEMA = pa.schema(
 )
 
 
-# Optional column, written only when some record has a group (tables without it stay valid).
+# Optional columns, written only when some record has a value (tables without them stay valid).
 GROUP_FIELD = pa.field("group", pa.string())
+OPTIONAL_FIELDS = (GROUP_FIELD, REGIONS_FIELD, MASK_FIELD)
 
 
 def _schema(table_or_names: pa.Table | Sequence[str]) -> pa.Schema:
     names = table_or_names.column_names if isinstance(table_or_names, pa.Table) else table_or_names
-    return RECORDS_SCHEMA.append(GROUP_FIELD) if GROUP_FIELD.name in names else RECORDS_SCHEMA
+    schema = RECORDS_SCHEMA
+    for optional in OPTIONAL_FIELDS:
+        if optional.name in names:
+            schema = schema.append(optional)
+    return schema
 
 
 def records_to_table(records: Iterable[ImageRecord]) -> pa.Table:
     records = list(records)
-    names = RECORDS_SCHEMA.names + (
-        [GROUP_FIELD.name] if any(r.group is not None for r in records) else [])
+    names = RECORDS_SCHEMA.names + [f.name for f in OPTIONAL_FIELDS
+                                    if any(getattr(r, f.name) is not None for r in records)]
     cols: dict[str, list] = {name: [] for name in names}
     for rec in records:
         for name in names:
             value = getattr(rec, name)
-            cols[name].append(list(value) if name == "labels" else value)
+            if name == "labels":
+                value = list(value)
+            elif name == "regions":
+                value = regions_to_column(value)
+            cols[name].append(value)
     return pa.table(cols, schema=_schema(names))
 
 
@@ -140,6 +161,7 @@ def read_records(path: str | Path) -> list[ImageRecord]:
 def table_row_to_record(row: dict) -> ImageRecord:
     row = dict(row)
     row["labels"] = tuple(row["labels"] or ())
+    row["regions"] = regions_from_column(row.get("regions"))
     return ImageRecord(**{f.name: row.get(f.name) for f in dataclasses.fields(ImageRecord)})
 
 
@@ -164,6 +186,8 @@ def validate_records_table(table: pa.Table, source: str = "records") -> None:
         problem = labels_problem(labels)
         if problem:
             raise MedmatError(f"{source}: row {i} ({ids[i]}): {problem}")
+    if REGIONS_FIELD.name in names:
+        check_regions_column(table.column(REGIONS_FIELD.name).to_pylist(), ids, source)
 
 
 # Line breaks (a label holding one would forge an extra "B: ..." option line in a question),

@@ -25,7 +25,6 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,12 @@ from scipy import ndimage
 
 from medmat.errors import MedmatError
 from medmat.ingest.textio import read_json, read_text
+from medmat.regions import PixelBox, Region
 
-PixelBox = tuple[float, float, float, float]
+__all__ = ["EmptyMaskError", "PixelBox", "Region", "boxes_from_mask", "box_from_row",
+           "check_box", "check_mask_size", "crop_box", "read_box_table", "read_mask",
+           "resize_box"]
+
 PER = ("image", "component")
 _CORNERS = ("x_min", "y_min", "x_max", "y_max")
 _EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity: diagonal pixels join one lesion
@@ -43,16 +46,6 @@ _EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity: diagonal pixels join one
 
 class EmptyMaskError(MedmatError):
     """A mask with no foreground pixels: an error, or a skip the caller counts."""
-
-
-@dataclass(frozen=True)
-class Region:
-    """One box of an image in pixel edges, its label (None for a plain binary mask) and, for a
-    mask-derived box, the number of foreground pixels it covers."""
-
-    box: PixelBox
-    label: str | None = None
-    area: int | None = None
 
 
 def read_mask(path: Path) -> np.ndarray:
