@@ -20,6 +20,12 @@ import pyarrow.parquet as pq
 
 from medmat.errors import MedmatError
 from medmat.io import write_parquet
+from medmat.predictions import (  # noqa: F401  (re-exported: every typed record from one place)
+    PREDICTIONS_SCHEMA,
+    Prediction,
+    predictions_to_table,
+    write_predictions,
+)
 from medmat.regions import (
     MASK_FIELD,
     REGIONS_FIELD,
@@ -374,53 +380,3 @@ def read_items_table(path: str | Path) -> pa.Table:
 
 def read_items(path: str | Path) -> list[QAItem]:
     return [row_to_item(r) for r in read_items_table(path).to_pylist()]
-
-
-# --------------------------------------------------------------------------------------------
-# Predictions (what every backend returns, whatever model it runs)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A backend's answer to one item. ``predicted`` is None for "no answer" (never a letter)."""
-
-    item_id: int
-    answer: str
-    predicted: str | None
-    n_options: int
-    scores: tuple[float, ...] = ()
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted is not None and self.predicted == self.answer
-
-
-PREDICTIONS_SCHEMA = pa.schema(
-    [
-        ("item_id", pa.int64()),
-        ("answer", pa.string()),
-        ("predicted", pa.string()),
-        ("correct", pa.bool_()),
-        ("n_options", pa.int32()),
-        ("scores", pa.list_(pa.float32())),
-    ]
-)
-
-
-def predictions_to_table(preds: Sequence[Prediction]) -> pa.Table:
-    return pa.table(
-        {
-            "item_id": [p.item_id for p in preds],
-            "answer": [p.answer for p in preds],
-            "predicted": [p.predicted for p in preds],
-            "correct": [p.correct for p in preds],
-            "n_options": [p.n_options for p in preds],
-            "scores": [list(p.scores) for p in preds],
-        },
-        schema=PREDICTIONS_SCHEMA,
-    )
-
-
-def write_predictions(dest: str | Path, preds: Sequence[Prediction]) -> Path:
-    return write_parquet(dest, predictions_to_table(preds))
