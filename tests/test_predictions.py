@@ -29,3 +29,20 @@ def test_grounding_predictions_round_trip_and_score_at_iou_half(tmp_path):
     rows = pq.read_table(write_predictions(tmp_path / "p.parquet", preds)).to_pylist()
     assert [r["correct"] for r in rows] == [True, False, False]
     assert [row_to_prediction(r) for r in rows] == preds
+
+
+def test_grounding_items_round_trip_and_classification_tables_are_unchanged():
+    from medmat.records import QAItem, items_to_table, row_to_item
+
+    common = dict(caption="", image="a.png", question_choice="", data_no="s",
+                  modality="X-ray", area="Brain", task="Lesion detection", subset="s",
+                  split="test", record_id="r0")
+    cls = QAItem(id=0, question="Q?", answer="Nodule", answer_choice="A",
+                 options=("Nodule", "Cyst"), **common)
+    grounding = QAItem(id=1, question="Where?", answer="[0.100, 0.200, 0.300, 0.400]",
+                       answer_choice="", options=(), answer_box=(0.1, 0.2, 0.3, 0.4), **common)
+    assert "answer_box" not in items_to_table([cls]).column_names
+    table = items_to_table([cls, grounding])
+    back = [row_to_item(r) for r in table.to_pylist()]
+    assert back == [cls, grounding]
+    assert back[1].is_grounding and not back[0].is_grounding

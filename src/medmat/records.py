@@ -256,6 +256,10 @@ class QAItem:
     :data:`ITEM_COLUMN_NAMES`). ``options`` holds the option texts in letter order (A, B, ...),
     so backends never have to parse ``question_choice``. ``image`` is relative to the records
     root (``image_root`` in the build summary).
+
+    A grounding item (a region record's "where is it?" question) has no options: ``answer`` is
+    the box text in the canonical form of :mod:`medmat.qa.boxes`, ``answer_box`` the same box
+    as numbers (normalised ``[x1, y1, x2, y2]`` in 0-1), ``answer_choice`` empty.
     """
 
     id: int
@@ -274,7 +278,12 @@ class QAItem:
     split: str
     record_id: str
     template: int = 0
+    answer_box: tuple[float, float, float, float] | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_grounding(self) -> bool:
+        return self.answer_box is not None
 
     @property
     def answer_index(self) -> int:
@@ -321,11 +330,14 @@ ITEMS_SCHEMA = pa.schema(
         ("template", pa.int32()),
     ]
 )
+# Written only when the build has grounding items (classification tables are unchanged).
+ANSWER_BOX_FIELD = pa.field("answer_box", pa.list_(pa.float64(), 4))
 
 
 def item_to_row(item: QAItem) -> dict:
     row = {col: getattr(item, attr) for attr, col in ITEM_COLUMN_NAMES.items()}
     row["options"] = list(item.options)
+    row[ANSWER_BOX_FIELD.name] = list(item.answer_box) if item.answer_box is not None else None
     return row
 
 
@@ -333,11 +345,20 @@ def row_to_item(row: dict) -> QAItem:
     kwargs = {attr: row[col] for attr, col in ITEM_COLUMN_NAMES.items() if col in row}
     kwargs["options"] = tuple(kwargs.get("options") or ())
     kwargs.setdefault("template", 0)
+    box = row.get(ANSWER_BOX_FIELD.name)
+    kwargs["answer_box"] = tuple(box) if box is not None else None
     return QAItem(**kwargs)
 
 
 def items_to_table(items: Iterable[QAItem]) -> pa.Table:
-    return pa.Table.from_pylist([item_to_row(i) for i in items], schema=ITEMS_SCHEMA)
+    rows = [item_to_row(i) for i in items]
+    schema = ITEMS_SCHEMA
+    if any(r[ANSWER_BOX_FIELD.name] is not None for r in rows):
+        schema = schema.append(ANSWER_BOX_FIELD)
+    else:
+        for r in rows:
+            del r[ANSWER_BOX_FIELD.name]
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def items_path(path: str | Path) -> Path:
