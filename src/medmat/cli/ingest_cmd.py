@@ -67,8 +67,21 @@ def _window(value: str | None) -> tuple[float, float] | None:
 @click.option("--slices", default="middle", show_default=True,
               help="NIfTI / multi-frame DICOM: middle, every:K, even:N (N evenly spaced) or "
               "mask:N (the N slices where --mask-pattern's mask is largest).")
-@click.option("--mask-pattern", help="With --slices mask:N: the mask beside each volume, e.g. "
-              "'{stem}_seg.nii.gz' ({stem} = file name without .nii.gz/.dcm, {name} = file name).")
+@click.option("--mask-pattern", help="Each image's segmentation mask, e.g. '{stem}_mask.png' "
+              "(folder/csv: a PNG) or '{stem}_seg.nii.gz' (nifti: a label volume): records get "
+              "its boxes as regions; also what --slices mask:N measures. {stem} = file name "
+              "without .png/.nii.gz/.dcm, {name} = file name, {dir} = the file's folder; "
+              "relative to the file's folder, or to the dataset root when it starts with '/'.")
+@click.option("--box-per", type=click.Choice(["image", "component"]), default="image",
+              show_default=True, help="Masks: one box per class (outer extent, as the study) or "
+              "one per connected component.")
+@click.option("--min-area", type=int, default=1, show_default=True,
+              help="Masks: drop regions with fewer foreground pixels.")
+@click.option("--mask-labels", help="Masks: name a label map's values, e.g. '1=Tumor,2=Cyst' "
+              "(default: binary mask, boxes without a label).")
+@click.option("--boxes", type=click.Path(path_type=str), help="folder/csv: a box table "
+              "(CSV/JSON with image,x_min,y_min,x_max,y_max or bbox=[x,y,w,h], or a COCO "
+              "document) giving records regions; pixel coordinates of the image as stored.")
 @click.option("--group-by", type=click.Choice(["auto", "patient", "study", "series", "volume",
                                                "folder", "none"]),
               default="auto", show_default=True,

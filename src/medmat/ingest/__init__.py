@@ -15,6 +15,7 @@ from pathlib import Path, PurePath
 
 from medmat.errors import MedmatError
 from medmat.ingest.formats import FORMATS, scanner
+from medmat.ingest.masks import PNG_MASK_FORMATS, attach_boxes, attach_masks, check_format
 from medmat.ingest.mat import canonical_mat, default_subset
 from medmat.ingest.model import Candidate, Problem, SourceResult
 from medmat.ingest.options import IngestOptions
@@ -89,6 +90,7 @@ def _report(fmt: str, path: Path, opts: IngestOptions, result: SourceResult,
             "images": len({r.image for r in records}),
             "by_split": dict(sorted(Counter(r.split for r in records).items())),
             "by_label": dict(sorted(by_label.items())),
+            **_region_counts(records),
         },
         "skipped": [p.as_dict() for p in problems],
         "ignored": result.ignored,
@@ -115,6 +117,16 @@ def _report(fmt: str, path: Path, opts: IngestOptions, result: SourceResult,
     }
 
 
+def _region_counts(records: list[ImageRecord]) -> dict[str, int]:
+    """Boxes and masks stored, when the ingest has any (tables without regions say nothing)."""
+    with_regions = [r for r in records if r.regions is not None]
+    if not with_regions:
+        return {}
+    return {"with_regions": len(with_regions),
+            "regions": sum(len(r.regions or ()) for r in with_regions),
+            "masks": len({r.mask for r in records if r.mask is not None})}
+
+
 def _records(accepted: list[Accepted], splits: list[str]) -> list[ImageRecord]:
     return [
         ImageRecord(
@@ -131,6 +143,8 @@ def _records(accepted: list[Accepted], splits: list[str]) -> list[ImageRecord]:
             pixel_sha1=a.pixel_sha1,
             phash=a.phash,
             group=a.cand.group,
+            regions=a.regions,
+            mask=a.mask,
         )
         for a, split in zip(accepted, splits, strict=True)
     ]
@@ -153,15 +167,20 @@ def ingest(path: str | Path, fmt: str, out: str | Path,
     opts = options or IngestOptions.from_kwargs(**kwargs)
     path, out = Path(path), Path(out)
     scan = scanner(fmt)
+    check_format(fmt, opts)
     if not path.exists():
         raise MedmatError(f"{path}: not found; give the dataset folder or file to ingest")
     check_ingest_out(out, path, opts.images_root, opts.force)
     result = scan(path, opts)
+    if opts.mask_pattern and fmt in PNG_MASK_FORMATS:  # nifti: the volume rows attach label slices
+        attach_masks(result, opts.mask_pattern)
+    if opts.boxes:
+        attach_boxes(result, opts.boxes)
     cands = result.candidates
     _apply_mat(cands, opts, result.source_name)
     allowed = frozenset(opts.labels) if opts.labels else None
     with staged_dir(out) as staging:
-        accepted, problems = process(cands, staging, allowed)
+        accepted, problems = process(cands, staging, allowed, opts)
         if problems and opts.on_error == "fail":
             raise _failure(problems, len(cands), out)
         if not accepted:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 from PIL import Image
+
+from medmat.regions import Region
 
 
 @dataclass
@@ -21,6 +25,9 @@ class Candidate:
     (``labels.csv row 7``, ``train/cat/a.png``); ``image_rel`` is the image's path as the source
     spells it (used to name the converted PNG); ``load`` decodes the image or raises MedmatError;
     ``error`` is a problem the source already found (duplicate row, bad label index...).
+    ``load_mask`` decodes the row's segmentation mask (a 2-D integer array aligned with the
+    stored image) and ``regions`` are boxes from a box table; ``regions_from`` names the mask or
+    table in messages (see :mod:`medmat.ingest.masks`).
     """
 
     key: str
@@ -37,6 +44,9 @@ class Candidate:
     source: str | None = None
     multi_label: bool = False
     error: str | None = None
+    load_mask: Callable[[], np.ndarray] | None = None
+    regions: tuple[Region, ...] | None = None
+    regions_from: str | None = None
 
 
 @dataclass
@@ -49,6 +59,8 @@ class SourceResult:
     # labels the source itself declares (MedMNIST mapping, Med-MAT options); None = open set
     label_space: dict[str, list[str]] | None = None
     notes: list[str] = field(default_factory=list)
+    # the folder the candidates' image paths are relative to (folder and table sources)
+    root: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@ class IngestOptions:
     slices: str = "middle"  # middle | every:K | even:N | mask:N (see sources/volume_rows.py)
     group_by: str = "auto"
     mask_pattern: str | None = None
+    # regions (see medmat.ingest.masks): from the masks named by mask_pattern, or a box table
+    box_per: str = "image"  # image (outer extent, as the study) | component
+    min_area: int = 1
+    mask_labels: str | None = None  # "1=Tumor,2=Cyst": a label map's values named
+    boxes: str | None = None
     max_volume_mb: float = 512  # decoded size a volume's header may declare
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -83,9 +88,11 @@ class IngestOptions:
             centre, width = self.window
             if width <= 0:
                 raise MedmatError(f"--window {centre},{width}: the width must be positive")
+        from medmat.ingest.masks import check_region_options
         from medmat.ingest.sources.volumes import check_volume_options
 
         check_volume_options(self)
+        check_region_options(self)
 
     @classmethod
     def from_kwargs(cls, **kwargs: object) -> IngestOptions:

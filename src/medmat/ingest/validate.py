@@ -11,15 +11,18 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from PIL import Image
 
 from medmat.errors import MedmatError
 from medmat.imaging import phash, pixel_sha1, to_mode
 from medmat.ingest.labels import check_labels
+from medmat.ingest.masks import region_fields
 from medmat.ingest.model import Candidate, Problem
 from medmat.progress import progress_bar
 from medmat.records import text_problem
+from medmat.regions import Region
 
 IMAGES_DIR = "images"
 # Grey-level modes are stored as 8-bit 'L' PNGs (a third of the bytes of RGB); everything else
@@ -30,12 +33,15 @@ GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;
 
 @dataclass(frozen=True)
 class Accepted:
-    """A candidate that passed: where its PNG is (relative to the output folder) and its hashes."""
+    """A candidate that passed: where its PNG is (relative to the output folder), its hashes,
+    and its regions and stored mask when it has any (:mod:`medmat.ingest.masks`)."""
 
     cand: Candidate
     image: str
     pixel_sha1: str
     phash: int
+    regions: tuple[Region, ...] | None = None
+    mask: str | None = None
 
 
 def _safe_parts(rel: str) -> list[str]:
@@ -110,11 +116,17 @@ def _decode(cand: Candidate) -> Image.Image:
 
 
 def process(
-    cands: Sequence[Candidate], staging: Path, allowed: frozenset[str] | None
+    cands: Sequence[Candidate], staging: Path, allowed: frozenset[str] | None,
+    options: Any = None,
 ) -> tuple[list[Accepted], list[Problem]]:
-    """Validate and convert every candidate; returns accepted rows and problems, in input order."""
+    """Validate and convert every candidate; returns accepted rows and problems, in input order.
+
+    ``options`` (an :class:`~medmat.ingest.options.IngestOptions`) says how rows with a mask
+    become regions; rows without a mask or boxes need none.
+    """
     plan = plan_outputs(c.image_rel for c in cands)
-    done: dict[str, tuple[str, int] | str] = {}  # out path -> hashes, or the decode error
+    # out path -> (hashes, stored size), or the decode error
+    done: dict[str, tuple[str, int, tuple[int, int]] | str] = {}
     accepted: list[Accepted] = []
     problems: list[Problem] = []
     with progress_bar("ingest: checking images", total=len(cands)) as advance:
@@ -136,10 +148,16 @@ def process(
                     # The staging folder is invisible until the final rename, which is what makes
                     # these writes atomic as a set (no per-file temp needed).
                     stored.save(dest, format="PNG")
-                    done[out_rel] = (pixel_sha1(to_mode(stored, "RGB")), phash(stored))
+                    done[out_rel] = (pixel_sha1(to_mode(stored, "RGB")), phash(stored),
+                                     stored.size)
             result = done[out_rel]
             if isinstance(result, str):
                 problems.append(Problem(cand.where, result))
-            else:
-                accepted.append(Accepted(cand, out_rel, result[0], result[1]))
+                continue
+            try:
+                regions, mask = region_fields(cand, result[2], staging, out_rel, options)
+            except MedmatError as exc:
+                problems.append(Problem(cand.where, str(exc)))
+                continue
+            accepted.append(Accepted(cand, out_rel, result[0], result[1], regions, mask))
     return accepted, problems

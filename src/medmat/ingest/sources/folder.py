@@ -96,4 +96,4 @@ def scan_folder(
             f"{root}: no image files found in class folders; expected ROOT/CLASS/file or "
             "ROOT/train|val|test/CLASS/file"
         )
-    return SourceResult(cands, source_name or root.resolve().name, ignored=ignored)
+    return SourceResult(cands, source_name or root.resolve().name, ignored=ignored, root=root)

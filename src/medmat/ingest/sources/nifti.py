@@ -120,9 +120,8 @@ def read_nifti(path: str | Path, *, plane: str = "axial", index: int | None = No
     return Image.fromarray(to_uint8(data, window), "L")
 
 
-def mask_areas(mask_path: Path, volume: Path, plane: str,
-               max_volume_mb: float = DEFAULT_MAX_VOLUME_MB) -> list[int]:
-    """Non-zero mask voxels per slice of ``volume`` (in ``--slice`` order)."""
+def _open_pair(mask_path: Path, volume: Path, max_volume_mb: float) -> tuple[Any, Any]:
+    """(volume, mask), refused unless the mask lies on the volume's voxel grid."""
     img, mask = open_nifti(volume, max_volume_mb), open_nifti(mask_path, max_volume_mb)
     if tuple(mask.shape[:3]) != tuple(img.shape[:3]) or not np.allclose(
             mask.affine, img.affine, atol=1e-3):
@@ -130,6 +129,35 @@ def mask_areas(mask_path: Path, volume: Path, plane: str,
             f"{mask_path}: the mask's voxel grid ({mask.shape[:3]}) does not match the volume "
             f"{volume.name} ({img.shape[:3]}, same affine required)"
         )
+    return img, mask
+
+
+def read_nifti_labels(mask_path: str | Path, volume: str | Path, *, plane: str = "axial",
+                      index: int | None = None,
+                      max_volume_mb: float = DEFAULT_MAX_VOLUME_MB) -> np.ndarray:
+    """The label-volume slice aligned with ``read_nifti(volume, plane=, index=)``: integers.
+
+    The slice is cut with the *image* volume's geometry and goes through the same display
+    flips / transposes, so mask pixel (r, c) is image pixel (r, c) (no resampling anywhere).
+    """
+    mask_path, volume = Path(mask_path), Path(volume)
+    img, mask = _open_pair(mask_path, volume, max_volume_mb)
+    geo = geometry(img, plane)
+    k = geo.n // 2 if index is None else index
+    if not 0 <= k < geo.n:
+        raise MedmatError(f"{volume}: --slice {k} out of range ({plane} plane has {geo.n} slices)")
+    data = to_display(_read_slice(mask, geo, k, mask_path), geo.right, geo.down, plane)
+    rounded = np.rint(data)
+    if not np.array_equal(data, rounded):  # also refuses NaN
+        raise MedmatError(f"{mask_path}: label volume has non-integer values; masks hold class "
+                          "numbers (0 = background)")
+    return rounded.astype(np.int64)
+
+
+def mask_areas(mask_path: Path, volume: Path, plane: str,
+               max_volume_mb: float = DEFAULT_MAX_VOLUME_MB) -> list[int]:
+    """Non-zero mask voxels per slice of ``volume`` (in ``--slice`` order)."""
+    img, mask = _open_pair(mask_path, volume, max_volume_mb)
     geo = geometry(img, plane)
     try:
         data = np.asanyarray(mask.dataobj)

@@ -261,4 +261,4 @@ def scan_table(path: str | Path, decode: Decoder, opts: IngestOptions) -> Source
         raise MedmatError(f"{table}: no data rows")
     for c in cands:
         c.multi_label = multi
-    return SourceResult(cands, opts.source_name or table.parent.resolve().name)
+    return SourceResult(cands, opts.source_name or table.parent.resolve().name, root=root)

@@ -10,7 +10,9 @@
   ``patient`` / ``study`` / ``series`` read DICOM tags (a file without the tag falls back to the
   next of Patient ID, Study, Series UID, then the file), ``volume`` the file, ``folder`` the
   file's folder, ``none`` no group. A table's ``--group-column`` wins over all of these.
-* Mask files named by ``--mask-pattern`` are not ingested as images themselves.
+* Mask files named by ``--mask-pattern`` are not ingested as images themselves. For NIfTI the
+  mask is a label volume and every slice row also gets the aligned label slice, from which
+  :mod:`medmat.ingest.masks` takes the row's regions.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from medmat.errors import MedmatError
 from medmat.imaging import resolve_under_root
+from medmat.ingest.masks import drop_mask_rows, mask_files
 from medmat.ingest.model import Candidate, SourceResult
 from medmat.ingest.options import IngestOptions
 from medmat.ingest.sources.volumes import SliceRule, parse_slices, pick_slices, require
@@ -77,9 +83,13 @@ def _stem(name: str) -> tuple[str, str]:
 
 
 def mask_rel(image_rel: str, pattern: str) -> str:
-    """The mask's path for a volume: ``pattern`` ({stem}, {name}) beside the volume's file."""
+    """The mask's path for an image or volume: ``pattern`` ({stem}, {name}, {dir}) relative to
+    the file's folder, or to the dataset root when it starts with ``/``."""
     folder, name = posixpath.split(image_rel.replace("\\", "/"))
-    rel = pattern.replace("{stem}", _stem(name)[0]).replace("{name}", name)
+    rel = (pattern.replace("{stem}", _stem(name)[0]).replace("{name}", name)
+           .replace("{dir}", folder or "."))
+    if rel.startswith("/"):
+        return posixpath.normpath(rel.lstrip("/"))
     return posixpath.normpath(posixpath.join(folder, rel))
 
 
@@ -131,21 +141,15 @@ def expand(result: SourceResult, fmt: str, opts: IngestOptions, root: Path) -> N
             "folder or none (or a table's --group-column)"
         )
     decode = _decoder(fmt, opts)
-    masks = {}
-    if rule.kind == "mask":
-        masks = {id(c): mask_rel(c.image_rel, opts.mask_pattern or "") for c in
-                 result.candidates}
-    mask_files = {posixpath.normpath(m): c.image_rel for c in result.candidates
-                  if (m := masks.get(id(c))) is not None}
-    need_header = rule.kind != "middle" or (fmt == "dicom" and how in _TAG_ORDER)
+    masks = mask_files(result.candidates, opts.mask_pattern) if opts.mask_pattern else {}
+    drop_mask_rows(result, masks)
+    labels = fmt == "nifti" and bool(masks)  # label slices for regions (DICOM: slice choice only)
+    need_header = rule.kind != "middle" or (fmt == "dicom" and how in _TAG_ORDER) or labels
     out: list[Candidate] = []
     fallback: Counter[str] = Counter()
     volumes = 0
     for cand in result.candidates:
         rel = posixpath.normpath(cand.image_rel.replace("\\", "/"))
-        if rel in mask_files and rel != posixpath.normpath(mask_files[rel]):
-            result.ignored.append(f"{cand.image_rel} (mask of {mask_files[rel]})")
-            continue
         if cand.error or cand.load is None or not need_header:
             cand.group = cand.group or _group(cand, how, {})
             out.append(cand)
@@ -153,7 +157,7 @@ def expand(result: SourceResult, fmt: str, opts: IngestOptions, root: Path) -> N
         try:
             file = resolve_under_root(root, cand.image_rel)
             mask = resolve_under_root(root, masks[id(cand)]) if id(cand) in masks else None
-            n, areas, tags = _volume(fmt, file, opts, rule, mask)
+            n, areas, tags = _volume(fmt, file, opts, rule, mask if rule.kind == "mask" else None)
             # a single-frame DICOM file is one row whatever the rule
             single = rule.single or (fmt == "dicom" and n == 1)
             picks = None if single else pick_slices(n, rule, areas)
@@ -166,6 +170,9 @@ def expand(result: SourceResult, fmt: str, opts: IngestOptions, root: Path) -> N
         if how in _TAG_ORDER and how not in tags:
             fallback[how] += 1
         cand.group = cand.group or _group(cand, how, tags)
+        if labels and mask is not None:
+            cand.regions_from = masks[id(cand)]
+            cand.load_mask = _label_slice(mask, file, opts, opts.slice_index)
         if picks is None:
             out.append(cand)
             continue
@@ -177,9 +184,20 @@ def expand(result: SourceResult, fmt: str, opts: IngestOptions, root: Path) -> N
                 cand, key=f"{cand.key}#{tag}", where=f"{cand.where} [{tag}]",
                 image_rel=_slice_rel(rel, tag, fmt),
                 load=lambda f=file, k=k: decode(k)(f),
+                regions_from=f"{cand.regions_from} [{tag}]" if cand.load_mask else None,
+                load_mask=_label_slice(mask, file, opts, k) if cand.load_mask else None,
             ))
     result.candidates[:] = out
     _notes(result, rule, fallback, volumes)
+
+
+def _label_slice(mask: Path, volume: Path, opts: IngestOptions,
+                 k: int | None) -> Callable[[], np.ndarray]:
+    """The label slice that goes with the image slice ``k`` (None: --slice or the middle)."""
+    from medmat.ingest.sources.nifti import read_nifti_labels
+
+    return partial(read_nifti_labels, mask, volume, plane=opts.plane, index=k,
+                   max_volume_mb=opts.max_volume_mb)
 
 
 def _notes(result: SourceResult, rule: SliceRule, fallback: Counter[str], volumes: int) -> None:

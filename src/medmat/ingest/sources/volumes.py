@@ -186,8 +186,5 @@ def check_volume_options(opts: Any) -> None:
     if not rule.single and (opts.frame is not None or opts.slice_index is not None):
         raise MedmatError(f"--slices {opts.slices} and --frame/--slice both choose slices; "
                           "give one")
-    if (rule.kind == "mask") != bool(opts.mask_pattern):
-        raise MedmatError(
-            "--slices mask:N needs --mask-pattern (e.g. '{stem}_seg.nii.gz'), and "
-            "--mask-pattern is only used with --slices mask:N"
-        )
+    if rule.kind == "mask" and not opts.mask_pattern:
+        raise MedmatError("--slices mask:N needs --mask-pattern (e.g. '{stem}_seg.nii.gz')")
