@@ -98,4 +98,4 @@ def test_templates_file_not_found_or_not_yaml(tmp_path):
 
 def test_builtin_file_is_plain_yaml():
     data = yaml.safe_load(BUILTIN_FILE.read_text(encoding="utf-8"))
-    assert set(data) == {"generic", "tasks"}
+    assert set(data) == {"generic", "tasks", "grounding"}

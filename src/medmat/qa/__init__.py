@@ -17,6 +17,8 @@ metadata (options, modality, area, task, subset, split, record_id, template).
 * Determinism: template, correct label and distractors are functions of (seed, record_id)
   (:mod:`medmat.qa.rng`); answer letters are balanced per (subset, split, n_options, label) group
   (:mod:`medmat.qa.balance`). Same inputs and seed give byte-identical files.
+* Grounding: a record with regions becomes one box question instead (:mod:`medmat.qa.grounding`):
+  the ``grounding`` templates, the answer a box in the canonical form of :mod:`medmat.qa.boxes`.
 * Leakage: :func:`build` refuses evaluation records pixel-identical to training ones unless
   ``drop_leaky`` (then counted in summary.json). Splits are taken as they are, never re-made.
 """

@@ -8,6 +8,10 @@ guard (``medmat.leakage.enforce_no_test_in_train``), which refuses, or with ``dr
 removes, evaluation records whose pixels equal a training image's. Pass 0 keeps 17 bytes per
 record (the one part of the build whose memory grows with the table); everything else holds
 one batch at a time.
+
+Records with regions become grounding items (:mod:`medmat.qa.grounding`); a build that has any
+writes the ``answer_box`` column (null for classification items) and a ``grounding`` section in
+summary.json. A build without them writes exactly what it always did.
 """
 
 from __future__ import annotations
@@ -32,12 +36,20 @@ from medmat.manifest import (
     write_manifest,
 )
 from medmat.qa.core import ItemFactory
-from medmat.qa.labels import PASS1_COLUMNS, LabelScanner, scan_label_spaces
+from medmat.qa.grounding import (
+    GROUNDING_CLOSING,
+    GROUNDING_POLICY,
+    GROUNDING_SCHEMA,
+    GroundingMaker,
+    make_items,
+)
+from medmat.qa.labels import PASS1_COLUMNS, LabelScanner
 from medmat.qa.leak import check_ids_and_leaks
 from medmat.qa.rng import check_seed
 from medmat.qa.templates import TemplateSet, load_templates, resolve_templates
 from medmat.records import ITEMS_FILE, ITEMS_SCHEMA, RECORDS_SCHEMA, QAItem, row_to_item
 from medmat.records import records_path as _records_path
+from medmat.regions import REGIONS_FIELD
 
 DEFAULT_BATCH = 65536
 JSONL_FILE = "items.jsonl"
@@ -85,11 +97,14 @@ def iter_items(
     seed: int = 0,
     templates: TemplateSet | str | Path | Mapping | None = None,
     batch_size: int = DEFAULT_BATCH,
+    image_root: str | Path | None = None,
 ) -> Iterator[QAItem]:
     """QA items of an in-memory records table, in table order (``id`` = row index).
 
     Same algorithm and output as :func:`build` without the leakage guard (callers that need
     it run ``enforce_no_test_in_train`` first); records that yield no item are left out.
+    ``image_root`` (the folder image paths are relative to) is needed for records with
+    regions, whose boxes are normalised by their image's size.
     """
     if not isinstance(records_table, pa.Table):
         raise MedmatError(f"records_table: expected a pyarrow.Table, got "
@@ -99,16 +114,27 @@ def iter_items(
     tset = resolve_templates(templates)
     _check_columns(records_table.column_names, "records_table", PASS1_COLUMNS + PASS2_COLUMNS)
     _check_unique_ids(records_table.column("record_id"), "records_table")
-    spaces = scan_label_spaces(
-        records_table.select(PASS1_COLUMNS).to_batches(batch_size), "records_table")
-    return _generate(records_table.select(PASS2_COLUMNS), ItemFactory(spaces, tset, seed),
-                     batch_size)
+    extra = _region_columns(records_table.column_names)
+    scanner = LabelScanner("records_table")
+    for batch in records_table.select(PASS1_COLUMNS + extra).to_batches(batch_size):
+        scanner.add(batch)
+    spaces = scanner.finish()
+    factory = ItemFactory(spaces, tset, seed, box_column=scanner.grounding > 0)
+    grounder = GroundingMaker(tset, seed, Path(image_root) if image_root is not None else None)
+    return _generate(records_table.select(PASS2_COLUMNS + extra), factory, grounder, batch_size)
 
 
-def _generate(table: pa.Table, factory: ItemFactory, batch_size: int) -> Iterator[QAItem]:
+def _region_columns(names: list[str]) -> list[str]:
+    """The regions column when the table has one (it decides which records are grounding)."""
+    return [REGIONS_FIELD.name] if REGIONS_FIELD.name in names else []
+
+
+def _generate(table: pa.Table, factory: ItemFactory, grounder: GroundingMaker,
+              batch_size: int) -> Iterator[QAItem]:
     first = 0
     for batch in table.to_batches(max_chunksize=batch_size):
-        out = factory.make(batch, np.arange(first, first + batch.num_rows, dtype=np.int64))
+        ids = np.arange(first, first + batch.num_rows, dtype=np.int64)
+        out = make_items(factory, grounder, batch, ids)
         first += batch.num_rows
         for row in out.table.to_pylist():
             yield row_to_item(row)
@@ -174,11 +200,16 @@ def build(
     dropped = check_ids_and_leaks(pf, str(path), drop_leaky, batch_size)
     drop = pa.array(dropped, type=pa.string()) if dropped else None
 
+    extra = _region_columns(pf.schema_arrow.names)
     scanner = LabelScanner(str(path))
-    for batch, _, _ in _batches(pf, PASS1_COLUMNS, batch_size, drop):
+    for batch, _, _ in _batches(pf, PASS1_COLUMNS + extra, batch_size, drop):
         scanner.add(batch)
     spaces = scanner.finish()
-    factory = ItemFactory(spaces, tset, seed)
+    grounding = scanner.grounding > 0
+    factory = ItemFactory(spaces, tset, seed, box_column=grounding)
+    grounder = GroundingMaker(tset, seed, path.parent)
+    schema = GROUNDING_SCHEMA if grounding else ITEMS_SCHEMA
+    n_grounding = 0
 
     counts: dict[str, dict[str, int]] = {}
     skipped: list[dict] = []
@@ -188,15 +219,17 @@ def build(
     # at any point leaves the old build or the new one, never a mix of the two.
     with staged_dir(out) as stage:
         with atomic_path(stage / JSONL_FILE) as jtmp, atomic_path(stage / ITEMS_FILE) as ptmp, \
-                open(jtmp, "wb") as jf, pq.ParquetWriter(ptmp, ITEMS_SCHEMA) as pw, \
+                open(jtmp, "wb") as jf, pq.ParquetWriter(ptmp, schema) as pw, \
                 bar as advance:
-            for batch, ids, n_read in _batches(pf, PASS2_COLUMNS, batch_size, drop):
-                res = factory.make(batch, ids)
+            for batch, ids, n_read in _batches(pf, PASS2_COLUMNS + extra, batch_size, drop):
+                res = make_items(factory, grounder, batch, ids)
                 skipped.extend(res.skipped)
                 if res.table.num_rows:
                     pw.write_table(res.table)
                     jf.write(res.jsonl)
                     n_items += res.table.num_rows
+                    if grounding:
+                        n_grounding += len(res.table.column("answer_box").drop_null())
                     grouped = res.table.group_by(["subset", "split"]).aggregate([("id", "count")])
                     for row in grouped.to_pylist():
                         by = counts.setdefault(row["subset"], {})
@@ -227,6 +260,12 @@ def build(
             "multi_label_policy": MULTI_LABEL_POLICY,
             "letter_balance": BALANCE_SCHEME,
         }
+        if grounding:
+            summary["grounding"] = {
+                "n_items": n_grounding, "policy": GROUNDING_POLICY, "closing": GROUNDING_CLOSING,
+                "box_format": "[x1, y1, x2, y2] normalised to 0-1, three decimals",
+                "templates": list(tset.grounding),
+            }
         write_json(stage / SUMMARY_FILE, summary)
         want = items_manifest(path, seed, tset, drop_leaky, extra_inputs)
         outputs = output_digests(stage, [JSONL_FILE, ITEMS_FILE, SUMMARY_FILE])
@@ -246,7 +285,7 @@ def items_manifest(
     config = {
         "seed": seed,
         "templates": fingerprint({"generic": tset.generic, "tasks": tset.tasks,
-                                  "subsets": tset.subsets}),
+                                  "subsets": tset.subsets, "grounding": tset.grounding}),
         "drop_leaky": bool(drop_leaky),
     }
     inputs = {"records": file_digest(_records_path(records)), **dict(extra_inputs or {})}

@@ -30,7 +30,7 @@ from medmat.qa.fmt import CLOSING, LETTERS, json_inner, json_inner_array
 from medmat.qa.labels import LabelSpaces
 from medmat.qa.rng import DRAW_LABEL0, DRAW_TEMPLATE, DRAW_TRUE_LABEL, draw_np, item_keys_np
 from medmat.qa.templates import N_TEMPLATES, TemplateSet
-from medmat.records import ITEMS_SCHEMA, SPLITS
+from medmat.records import ANSWER_BOX_FIELD, ITEMS_SCHEMA, SPLITS
 
 _MAX_SCORE = np.uint64(0xFFFFFFFFFFFFFFFF)
 _LOW16 = np.uint64(0xFFFF)
@@ -59,10 +59,16 @@ def _join(*parts: pa.Array | pa.Scalar) -> pa.Array:
 
 
 class ItemFactory:
-    """Holds the per-build state (label spaces, templates, letter counters, statistics)."""
+    """Holds the per-build state (label spaces, templates, letter counters, statistics).
 
-    def __init__(self, spaces: LabelSpaces, templates: TemplateSet, seed: int) -> None:
+    ``box_column``: the build also has grounding items, so every table carries the
+    ``answer_box`` column (null here) and every JSON line ends with ``"answer_box": null``.
+    """
+
+    def __init__(self, spaces: LabelSpaces, templates: TemplateSet, seed: int,
+                 box_column: bool = False) -> None:
         self.spaces, self.templates, self.seed = spaces, templates, seed
+        self.box_column = box_column
         self.balancer = LetterBalancer(seed)
         self.letters = LetterStats()
         self.template_sources: dict[str, set[str]] = {}
@@ -242,8 +248,11 @@ class ItemFactory:
                                          "record_id")},
             "template": pa.array(template, type=pa.int32()),
         }
-        return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in ITEMS_SCHEMA],
-                                    schema=ITEMS_SCHEMA)
+        schema = ITEMS_SCHEMA
+        if self.box_column:
+            schema = schema.append(ANSWER_BOX_FIELD)
+            cols[ANSWER_BOX_FIELD.name] = pa.nulls(kb.num_rows, ANSWER_BOX_FIELD.type)
+        return pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
     def _jsonl(self, t: pa.Table, esc_q: pa.Array, cidx: pa.Array, sl: list) -> pa.Buffer:
         if t.num_rows == 0:
@@ -263,7 +272,8 @@ class ItemFactory:
             '", "options": [', opts, '], "modality": "', e["modality"], '", "area": "', e["area"],
             '", "task": "', e["task"], '", "subset": "', e["subset"], '", "split": "', e["split"],
             '", "record_id": "', e["record_id"], '", "template": ',
-            c["template"].cast(pa.string()), "}\n",
+            c["template"].cast(pa.string()),
+            ', "answer_box": null}\n' if self.box_column else "}\n",
         ]
         lines = _join(*(_s(p) if isinstance(p, str) else p for p in parts))
         off = np.frombuffer(lines.buffers()[1], dtype=np.int32)

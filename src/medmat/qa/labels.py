@@ -3,6 +3,10 @@
 The label space of a subset is the sorted union of labels over all its records (all splits), so
 distractors for a test item can be any label the subset knows. Only the narrow columns below are
 read, batch by batch; memory grows with the number of distinct (subset, label) pairs, not records.
+
+Records with regions (grounding records, see :mod:`medmat.qa.grounding`) are validated like the
+others but do not enter the label spaces: they give box questions, not multiple choice. Pass the
+``regions`` column with the batches when the table has one.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class LabelScanner:
         self.rows = 0
         self._pairs: dict[str, set[str]] = {}
         self._counts: dict[str, int] = {}
+        self.grounding = 0  # records with regions seen
 
     def _fail(self, batch: pa.RecordBatch, row: int, what: str) -> None:
         rid = batch.column("record_id")[row].as_py()
@@ -97,13 +102,23 @@ class LabelScanner:
             self._fail(batch, int(parents[i]), f"has an empty or multi-line label "
                                                f"{flat[i].as_py()!r}")
         subsets = batch.column("subset")
-        uniq = pa.table({"s": subsets.take(pa.array(parents)), "l": flat}).group_by(
+        if "regions" in batch.schema.names:
+            lens = pc.list_value_length(batch.column("regions")).fill_null(0)
+            ground = np.asarray(lens, dtype=np.int64) > 0
+            if ground.any():
+                self.grounding += int(ground.sum())
+                flat = flat.filter(pa.array(~ground[parents]))
+                parents = parents[~ground[parents]]
+                subsets = subsets.filter(pa.array(~ground))
+        self.rows += n
+        if len(subsets) == 0:
+            return
+        uniq = pa.table({"s": batch.column("subset").take(pa.array(parents)), "l": flat}).group_by(
             ["s", "l"]).aggregate([])
         for s, lab in zip(uniq.column("s").to_pylist(), uniq.column("l").to_pylist(), strict=True):
             self._pairs.setdefault(s, set()).add(lab)
         for row in pa.table({"s": subsets}).group_by("s").aggregate([("s", "count")]).to_pylist():
             self._counts[row["s"]] = self._counts.get(row["s"], 0) + row["s_count"]
-        self.rows += n
 
     def finish(self) -> LabelSpaces:
         for s in sorted(self._pairs):

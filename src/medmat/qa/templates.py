@@ -5,6 +5,10 @@ per-task templates, the built-in family templates (``templates.yaml``), then ``g
 entry must hold exactly :data:`N_TEMPLATES` distinct templates using only the placeholders
 ``{modality}`` and ``{area}``, which are filled with the taxonomy's natural phrases
 (``tax.phrase``), so "CT" reads "CT scan" and "Lung" reads "lung" in a question.
+
+Grounding items (records with regions, see :mod:`medmat.qa.grounding`) take their questions
+from the ``grounding`` section instead: six templates that may also use ``{label}``, the name of
+the finding to locate. A user file's ``grounding`` list replaces the built-in one.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from medmat.errors import MedmatError, UnknownTermError
 
 N_TEMPLATES = 6
 PLACEHOLDERS = ("modality", "area")
+GROUNDING_PLACEHOLDERS = ("label", "modality", "area")
 BUILTIN_FILE = Path(__file__).with_name("templates.yaml")
-_TOP_KEYS = ("generic", "tasks", "subsets")
+_TOP_KEYS = ("generic", "tasks", "subsets", "grounding")
 # "this fundus fundus photograph" -> "this fundus photograph" (area phrase repeats the modality's)
 _REPEATED_WORD = re.compile(r"\b(\w+)(\s+\1\b)+", re.IGNORECASE)
 
@@ -38,6 +43,14 @@ def phrase(kind: str, name: str) -> str:
     """Natural lowercase phrase for a modality / area name (via medmat.taxonomy)."""
     tax = _taxonomy()
     return tax.phrase(kind, tax.normalize(kind, name))
+
+
+def label_phrase(label: str) -> str:
+    """A label as it reads inside a sentence: "Lesion" -> "lesion", "No tumor" -> "no tumor",
+    while acronyms and names with capitals further in ("COVID-19", "MRI") keep their case."""
+    if label[:1].isupper() and (len(label) == 1 or label[1:2].islower()):
+        return label[:1].lower() + label[1:]
+    return label
 
 
 def canonical_task(name: str) -> str | None:
@@ -55,6 +68,7 @@ class TemplateSet:
     tasks: Mapping[str, tuple[str, ...]]
     subsets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    grounding: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def choose(self, subset: str, task: str) -> tuple[str, tuple[str, ...]]:
@@ -85,6 +99,23 @@ class TemplateSet:
             self._cache[key] = hit
         return hit
 
+    def render_grounding(self, modality: str, area: str, label: str) -> tuple[str, ...]:
+        """The six grounding questions asking for ``label`` in a (modality, area) image."""
+        key = ("grounding", modality, area, label)
+        hit = self._cache.get(key)
+        if hit is None:
+            try:
+                phrases = {"modality": phrase("modality", modality), "area": phrase("area", area),
+                           "label": label_phrase(label)}
+            except UnknownTermError as exc:
+                raise MedmatError(
+                    f"grounding item for {label!r}: {exc}. Use canonical MAT names in the "
+                    "records table (see `medmat catalog`) or fix the taxonomy."
+                ) from None
+            hit = tuple(_finish(t.format(**phrases)) for t in self.grounding)
+            self._cache[key] = hit
+        return hit
+
     def describe(self) -> dict[str, Any]:
         return {"sources": list(self.sources), "tasks": sorted(self.tasks),
                 "subsets": sorted(self.subsets)}
@@ -95,7 +126,8 @@ def _finish(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _check_templates(value: object, where: str) -> tuple[str, ...]:
+def _check_templates(value: object, where: str,
+                     placeholders: tuple[str, ...] = PLACEHOLDERS) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise MedmatError(f"{where}: expected a list of {N_TEMPLATES} template strings")
     if len(value) != N_TEMPLATES:
@@ -116,11 +148,11 @@ def _check_templates(value: object, where: str) -> tuple[str, ...]:
         for _, name, spec, conv in fields:
             if name is None:
                 continue
-            if name not in PLACEHOLDERS or spec or conv:
+            if name not in placeholders or spec or conv:
                 raise MedmatError(
                     f"{where}[{i}]: unknown placeholder {{{name}{'!' + conv if conv else ''}"
                     f"{':' + spec if spec else ''}}} in {text!r}; only "
-                    f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)} are allowed"
+                    f"{', '.join('{' + p + '}' for p in placeholders)} are allowed"
                 )
     if len(set(cleaned)) != N_TEMPLATES:
         raise MedmatError(f"{where}: the {N_TEMPLATES} templates must be distinct")
@@ -138,6 +170,9 @@ def _parse(data: object, source: str, *, builtin: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"tasks": {}, "subsets": {}}
     if "generic" in data:
         out["generic"] = _check_templates(data["generic"], f"{source}: generic")
+    if "grounding" in data:
+        out["grounding"] = _check_templates(data["grounding"], f"{source}: grounding",
+                                            GROUNDING_PLACEHOLDERS)
     for section in ("tasks", "subsets"):
         entries = data.get(section) or {}
         if not isinstance(entries, dict):
@@ -175,8 +210,9 @@ def _read_yaml(path: Path) -> object:
 def load_templates(path: str | Path | Mapping | None = None) -> TemplateSet:
     """The built-in templates, with a user file (or an already-parsed mapping) merged on top."""
     base = _parse(_read_yaml(BUILTIN_FILE), BUILTIN_FILE.name, builtin=True)
-    if "generic" not in base:
-        raise MedmatError(f"{BUILTIN_FILE}: the built-in templates lack `generic`")
+    for key in ("generic", "grounding"):
+        if key not in base:
+            raise MedmatError(f"{BUILTIN_FILE}: the built-in templates lack `{key}`")
     sources = ["builtin"]
     if path is not None:
         if isinstance(path, Mapping):
@@ -186,12 +222,13 @@ def load_templates(path: str | Path | Mapping | None = None) -> TemplateSet:
             user = _read_yaml(Path(path))
         parsed = _parse(user, label, builtin=False)
         base["generic"] = parsed.get("generic", base["generic"])
+        base["grounding"] = parsed.get("grounding", base["grounding"])
         base["tasks"].update(parsed["tasks"])
         base["subsets"].update(parsed["subsets"])
         sources.append(label)
     return TemplateSet(
         generic=base["generic"], tasks=base["tasks"], subsets=base["subsets"],
-        sources=tuple(sources),
+        sources=tuple(sources), grounding=base["grounding"],
     )
 
 
