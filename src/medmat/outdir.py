@@ -40,6 +40,7 @@ KINDS: dict[str, str] = {
     "export": "an export (medmat export)",
     "experiment": "an experiment (medmat experiment run / quickstart)",
     "report": "a report (medmat report --out)",
+    "mock-release": "a mock Med-MAT release (medmat mock-release)",
 }
 
 PathLike = str | os.PathLike[str]

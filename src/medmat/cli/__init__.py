@@ -25,7 +25,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "experiment": ("medmat.cli.experiment_cmd", "Plan and run CG experiments from a YAML config."),
     "study": (
         "medmat.cli.study_cmd",
-        "Plan a Med-MAT study design (pairwise, ablation) from the catalog.",
+        "Plan and run Med-MAT study designs (pairwise, ablation): lab, records, catalog.",
+    ),
+    "mock-release": (
+        "medmat.cli.mock_release_cmd",
+        "Generate a mock Med-MAT release (published layout) at a chosen scale.",
     ),
     "report": ("medmat.cli.report_cmd", "Redraw report.md and plots from a metrics.json."),
     "quickstart": (
