@@ -79,7 +79,7 @@ def test_big_lattice_summary_is_per_modality(tmp_path, capsys):
     code, stdout, err = run(["synth", "--out", str(tmp_path / "all"), "--all", "--n-train", "1",
                              "--n-test", "0", "--size", "16", "--workers", "1"], capsys)
     assert code == 0, err
-    assert "120 cells, 120 images" in stdout and "Fundus photography" in stdout
+    assert "150 cells, 150 images" in stdout and "Fundus photography" in stdout
     assert "xray-lung-lesion" not in stdout  # rows are modalities, not 120 cells
 
 

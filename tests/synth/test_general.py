@@ -33,13 +33,13 @@ def test_general_cells_cover_every_label_and_stay_out_of_the_medical_lattice():
     cells = general_cells()
     assert [c.subset for c in cells] == [
         "photo-scene-lesion", "photo-scene-severity", "photo-scene-abnormal",
-        "photo-scene-location",
+        "photo-scene-location", "photo-scene-detseg",
     ]
     assert all(c.general for c in cells)
     labels = {lab for c in cells for lab in c.labels}
     assert labels == {lab for _, labs in TASKS.values() for lab in labs}
     medical = full_lattice()
-    assert len(medical) == 120 and not any(c.general for c in medical)
+    assert len(medical) == 150 and not any(c.general for c in medical)
     assert general_cells(("Location",)) == [parse_cell("Photo/Scene/Location")]
 
 

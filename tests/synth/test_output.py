@@ -18,7 +18,8 @@ from medmat.synth.spec import Cell
 
 def test_records_table_is_valid_and_complete(default_lab, helpers):
     table = read_records_table(default_lab)  # validates the shared schema
-    assert table.schema.names == RECORDS_SCHEMA.names
+    # the latin lattice has detection cells: their records add the optional regions column
+    assert table.schema.names == [*RECORDS_SCHEMA.names, "regions"]
     records = read_records(default_lab)
     cells = {c.subset: c for c in helpers.latin_lattice()}
     assert len(records) == len(cells) * (8 + 2 + 4)
@@ -28,6 +29,7 @@ def test_records_table_is_valid_and_complete(default_lab, helpers):
         assert (rec.modality, rec.area, rec.task) == (cell.modality, cell.area, cell.task)
         assert rec.labels[0] in cell.labels and len(rec.labels) == 1 and not rec.multi_label
         assert rec.source == "synthetic-lab"
+        assert (rec.regions is not None) == cell.detection and rec.mask is None
         path = resolve_under_root(default_lab, rec.image)  # confined to the lab root
         assert path.is_file() and rec.image.startswith(f"images/{rec.subset}/{rec.split}/")
         with Image.open(path) as img:
@@ -73,7 +75,7 @@ def test_full_lattice_contact_sheet_and_counts(tmp_path):
 
     path = generate_lab(tmp_path, full_lattice(), n_train=1, n_test=0, cfg=LabConfig(size=16),
                         workers=1)
-    assert len(read_records(path)) == 120
+    assert len(read_records(path)) == 150
     with Image.open(tmp_path / "contact_sheet.png") as img:
         w, h = img.size
     assert h > len(MODALITIES) * 16 and w > len(AREAS) * 16

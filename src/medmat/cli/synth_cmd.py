@@ -59,7 +59,8 @@ def parse_cell_arg(text: str, where: str) -> Cell:
             f"{where}: empty cell; write e.g. xray-lung-lesion or X-ray/Lung/Lesion type"
         )
     if "/" in text:
-        parts = [p.strip() for p in text.split("/")]
+        # at most two splits: the task "Detection/segmentation" has a slash of its own
+        parts = [p.strip() for p in text.split("/", 2)]
         if len(parts) != 3:
             raise MedmatError(
                 f"{where} {text!r}: write a cell as 'Modality/Area/Task' or 'mod-area-task'"
@@ -189,13 +190,13 @@ Then: `medmat build runs/lab --out runs/lab/qa`. See docs/synth.md.
 @click.option("--lattice", type=click.Path(path_type=Path), metavar="FILE",
               help="YAML list of cells (same spellings, or {modality, area, task} mappings).")
 @click.option("--all", "all_cells", is_flag=True,
-              help="Every cell the lab can draw (6 modalities x 5 areas x 4 tasks = 120).")
+              help="Every cell the lab can draw (6 modalities x 5 areas x 5 tasks = 150).")
 @click.option("--modalities", multiple=True, metavar="LIST",
               help="Comma-separated modality names or codes (xray, ct, mri, us, fp, mic).")
 @click.option("--areas", multiple=True, metavar="LIST",
               help="Comma-separated areas (lung, brain, bones, breast, kidney).")
 @click.option("--tasks", multiple=True, metavar="LIST",
-              help="Comma-separated tasks (lesion, severity, abnormal, location).")
+              help="Comma-separated tasks (lesion, severity, abnormal, location, detseg).")
 @click.option("--n-train", default=1000, show_default=True, type=int, help="Train images per cell.")
 @click.option("--n-val", default=0, show_default=True, type=int, help="Val images per cell.")
 @click.option("--n-test", default=200, show_default=True, type=int, help="Test images per cell.")

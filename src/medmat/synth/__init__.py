@@ -7,9 +7,10 @@ the same findings), mixed into every trained arm rather than planned as CG data.
 """
 
 from medmat.synth.generate import generate_lab, write_contact_sheet
-from medmat.synth.lab import LabConfig, render_item
+from medmat.synth.lab import LabConfig, render_item, render_item_regions
 from medmat.synth.spec import (
     AREAS,
+    DETECTION_TASKS,
     GENERAL_AREAS,
     GENERAL_MODALITIES,
     MODALITIES,
@@ -21,7 +22,7 @@ from medmat.synth.spec import (
 )
 
 __all__ = [
-    "AREAS", "GENERAL_AREAS", "GENERAL_MODALITIES", "MODALITIES", "TASKS", "Cell", "LabConfig",
-    "full_lattice", "general_cells", "generate_lab", "parse_cell", "render_item",
-    "write_contact_sheet",
+    "AREAS", "DETECTION_TASKS", "GENERAL_AREAS", "GENERAL_MODALITIES", "MODALITIES", "TASKS",
+    "Cell", "LabConfig", "full_lattice", "general_cells", "generate_lab", "parse_cell",
+    "render_item", "render_item_regions", "write_contact_sheet",
 ]

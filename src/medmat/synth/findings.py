@@ -44,6 +44,9 @@ DEFAULT_APPEARANCE: dict[str, dict[str, Appearance]] = {
         "Right side": Appearance("disk", side=1),
     },
 }
+# detection draws the lesion types with the looks they have everywhere else in the lab, so a
+# detection cell and a lesion-type cell share their elements (the cls <-> det transfer)
+DEFAULT_APPEARANCE["Detection/segmentation"] = DEFAULT_APPEARANCE["Lesion type"]
 
 
 def null_appearance(
@@ -90,16 +93,18 @@ def _centre(
 
 def paint_finding(
     cv: Canvas, region: np.ndarray, app: Appearance, rng: np.random.Generator
-) -> None:
-    """Paint one finding into ``cv`` inside ``region`` (the organ mask)."""
-    if app.kind == "none":
-        return
+) -> np.ndarray:
+    """Paint one finding into ``cv`` inside ``region`` (the organ mask); return the pixels whose
+    tissue class it changed (all False for ``none``): the finding as the image shows it."""
     before = cv.classes.copy()
+    if app.kind == "none":
+        return np.zeros(before.shape, dtype=bool)
     _paint_kind(cv, region, app, rng)
     if np.array_equal(before, cv.classes):
         # Clipping to the organ can erase a small finding; a labelled finding must be visible.
         cx, cy = _centre(cv, region, app.side, rng)
         cv.paint(cv.ellipse(cx, cy, 0.12, 0.12), app.tissue)
+    return before != cv.classes
 
 
 def _paint_kind(cv: Canvas, region: np.ndarray, app: Appearance, rng: np.random.Generator) -> None:

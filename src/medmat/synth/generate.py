@@ -25,7 +25,7 @@ from medmat.manifest import MANIFEST_NAME, Manifest, output_digests, write_manif
 from medmat.procs import terminate_pool, worker_init
 from medmat.progress import progress_bar
 from medmat.records import ImageRecord, write_records
-from medmat.synth.lab import LabConfig, record_source, render_item
+from medmat.synth.lab import LabConfig, record_source, render_item, render_item_regions
 from medmat.synth.spec import AREAS, GENERAL_AREAS, GENERAL_MODALITIES, MODALITIES, Cell
 
 CHUNK = 256
@@ -48,7 +48,7 @@ def _render_chunk(args: tuple) -> list[ImageRecord]:
     out = []
     (Path(root) / image_relpath(cell, split, start)).parent.mkdir(parents=True, exist_ok=True)
     for index in range(start, stop):
-        arr, label = render_item(cell, split, index, cfg)
+        arr, label, regions = render_item_regions(cell, split, index, cfg)
         rel = image_relpath(cell, split, index)
         data, img = _encode_png(arr)
         dest = Path(root) / rel
@@ -68,6 +68,7 @@ def _render_chunk(args: tuple) -> list[ImageRecord]:
                 multi_label=False,
                 pixel_sha1=pixel_sha1(img.convert("RGB")),  # RGB: the convention of every stage
                 phash=phash(img),
+                regions=regions,
             )
         )
     return out

@@ -1,7 +1,13 @@
 """Render one lab item deterministically: item i of a cell is the same whatever else is made.
 
 The per-item seed is a hash of (lab seed, subset, split, index), so generation is incremental and
-parallel: any slice of any cell can be rendered alone and gives the same pixels.
+parallel: any slice of any cell can be rendered alone and gives the same pixels (and adding a
+task or a cell never moves another cell's random stream).
+
+A detection cell's item also has its region (:func:`render_item_regions`): the pixel-edge box
+of the pixels whose tissue class the finding changed, labelled with the finding's name. The
+modality renders the class map pixel for pixel (no resize, crop or shift), so the box is a box
+of the stored image; blur may spread the finding's edge by a pixel or so beyond it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from medmat.regions import Region
 from medmat.synth.anatomy import Canvas, paint_area
 from medmat.synth.findings import DEFAULT_APPEARANCE, Appearance, null_appearance, paint_finding
 from medmat.synth.modalities import render
@@ -67,9 +74,25 @@ def appearances(cell: Cell, cfg: LabConfig) -> dict[str, Appearance]:
 
 def render_item(cell: Cell, split: str, index: int, cfg: LabConfig) -> tuple[np.ndarray, str]:
     """Return (uint8 image, label) for item ``index`` of ``cell``'s ``split``."""
+    arr, label, _ = render_item_regions(cell, split, index, cfg)
+    return arr, label
+
+
+def finding_region(changed: np.ndarray, label: str) -> Region:
+    """The pixel-edge box (outer extent) and pixel count of a finding's changed pixels."""
+    rows, cols = np.nonzero(changed)
+    box = (float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1))
+    return Region(box, label, int(len(rows)))
+
+
+def render_item_regions(cell: Cell, split: str, index: int, cfg: LabConfig
+                        ) -> tuple[np.ndarray, str, tuple[Region, ...] | None]:
+    """(uint8 image, label, regions) of an item; regions only for detection cells."""
     rng = np.random.default_rng(item_seed(cfg, cell.subset, split, index))
     label = item_label(cell, index)
     canvas = Canvas(cfg.size)
     region = paint_area(canvas, cell.area, rng)
-    paint_finding(canvas, region, appearances(cell, cfg)[label], rng)
-    return render(cell.modality, canvas.classes, rng), label
+    changed = paint_finding(canvas, region, appearances(cell, cfg)[label], rng)
+    arr = render(cell.modality, canvas.classes, rng)
+    # paint_finding guarantees a labelled finding changes some pixel, so the box exists
+    return arr, label, (finding_region(changed, label),) if cell.detection else None

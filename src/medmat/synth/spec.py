@@ -43,7 +43,11 @@ TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Severity grade": ("severity", ("Mild", "Moderate", "Severe")),
     "Abnormality": ("abnormal", ("Normal", "Abnormal")),
     "Location": ("location", ("Left side", "Right side")),
+    # detection: one lesion of the label's kind per image, and its exact box (records' regions)
+    "Detection/segmentation": ("detseg", ("Nodule", "Cyst", "Calcification", "Linear lesion")),
 }
+# tasks whose records carry regions (the box of the painted finding)
+DETECTION_TASKS = frozenset({"Detection/segmentation"})
 # the general-domain part: a photo of a scene is the only combination (no photo of a lung)
 GENERAL_MODALITIES: dict[str, str] = {"Photo": "photo"}
 GENERAL_AREAS: dict[str, str] = {"Scene": "scene"}
@@ -83,6 +87,11 @@ class Cell:
         return self.modality in GENERAL_MODALITIES
 
     @property
+    def detection(self) -> bool:
+        """True for a detection cell: its records carry the finding's box as regions."""
+        return self.task in DETECTION_TASKS
+
+    @property
     def subset(self) -> str:
         mod = {**MODALITIES, **GENERAL_MODALITIES}[self.modality]
         area = {**AREAS, **GENERAL_AREAS}[self.area]
@@ -110,7 +119,7 @@ class Cell:
 
 
 def full_lattice() -> list[Cell]:
-    """Every medical cell (6 x 5 x 4 = 120); the general-domain part is :func:`general_cells`."""
+    """Every medical cell (6 x 5 x 5 = 150); the general-domain part is :func:`general_cells`."""
     return [Cell(m, a, t) for m in MODALITIES for a in AREAS for t in TASKS]
 
 
@@ -128,7 +137,8 @@ def parse_cell(text: str) -> Cell:
     """Accept 'xray-brain-lesion' or 'X-ray/Brain/Lesion type' (taxonomy synonyms allowed)."""
     if "/" not in text:
         return Cell.from_subset(text)
-    parts = [p.strip() for p in text.split("/")]
+    # at most two splits: the task name "Detection/segmentation" has a slash of its own
+    parts = [p.strip() for p in text.split("/", 2)]
     if len(parts) != 3:
         raise MedmatError(f"{text!r}: write a cell as 'Modality/Area/Task' or 'mod-area-task'")
     try:
