@@ -80,7 +80,7 @@ def test_big_lattice_summary_is_per_modality(tmp_path, capsys):
                              "--n-test", "0", "--size", "16", "--workers", "1"], capsys)
     assert code == 0, err
     assert "150 cells, 150 images" in stdout and "Fundus photography" in stdout
-    assert "xray-lung-lesion" not in stdout  # rows are modalities, not 120 cells
+    assert "xray-lung-lesion" not in stdout  # rows are modalities, not 150 cells
 
 
 def test_help_explains_the_lab(capsys):
