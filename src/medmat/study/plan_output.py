@@ -19,6 +19,8 @@ import yaml
 from medmat.study.catalog_plan import PRIMARY_RULE, CatalogPlan, published_examples
 
 RECORDS_PLACEHOLDER = "../records.parquet"
+SOURCE_WORDS = {"catalog": "the Med-MAT catalog", "lab": "the synthetic MAT lab",
+                "records": "a records table"}  # fmt: skip
 DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
 PAIRWISE_COLUMNS = (
     "target", "target_mat", "direction", "fixed", "source_a", "source_a_mat", "source_b",
@@ -73,7 +75,7 @@ def plan_markdown(plan: CatalogPlan) -> str:
     rows = plan_rows(plan)
     columns = PAIRWISE_COLUMNS if plan.design == "pairwise" else ABLATION_COLUMNS
     shown = [c for c in columns if c not in ("sizes",)]
-    lines = [f"# `{plan.design}` planned on the Med-MAT catalog", ""]
+    lines = [f"# `{plan.design}` planned on {SOURCE_WORDS.get(plan.source, plan.source)}", ""]
     lines.append(f"- targets planned: {len(plan.targets)}; skipped: {len(plan.skipped)}")
     if plan.design == "pairwise":
         n_primary = sum(c.primary for c in plan.combinations)
@@ -82,11 +84,11 @@ def plan_markdown(plan: CatalogPlan) -> str:
     else:
         lines.append(f"- arms: {len(rows)}; arm cap {plan.arm_cap} items")
     lines.append(f"- training cap per subset: {plan.cap} items")
-    lines.append("- training sizes: " + ("counted from the given sizes; subsets below the cap "
+    lines.append("- training sizes: " + ("counted from the data; subsets below the cap "
                  "are test-only" if plan.sizes_known else "ASSUMED (the catalog records no "
                  "sizes): every released classification subset is taken to supply the cap; "
                  "replan with --sizes to apply the test-only rule"))  # fmt: skip
-    if plan.design == "pairwise":
+    if plan.design == "pairwise" and plan.source == "catalog":
         lines += ["", "## The study's published examples", ""]
         for name, found in published_examples(plan).items():
             got = ", ".join(f"`{c.name}`" + (" (primary)" if c.primary else "") for c in found)
@@ -108,13 +110,20 @@ def experiment_configs(
     backend_options: dict[str, Any] | None = None,
     primary_only: bool = False,
     seeds: tuple[int, ...] = (0,),
+    data: dict[str, Any] | None = None,
+    general_items: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """Experiment name -> an ExperimentConfig dict (pairwise: one per combination, with arms
-    related / unrelated / untrained; ablation: one per target with the ablation arms)."""
+    related / unrelated / untrained; ablation: one per target with the ablation arms).
+
+    ``data`` replaces ``{"records": records}`` (e.g. ``{"lab": {...}}``); ``general_items``
+    general-domain items go into every trained arm."""
     if backend_options is None:
         backend_options = {"model": DEFAULT_MODEL} if backend == "hf" else {}
-    common = {"data": {"records": records}, "budget_per_subset": plan.cap, "backend": backend,
-              "backend_options": dict(backend_options), "seeds": list(seeds)}  # fmt: skip
+    common = {"data": dict(data) if data is not None else {"records": records},
+              "budget_per_subset": plan.cap, "general_items": general_items,
+              "backend": backend, "backend_options": dict(backend_options),
+              "seeds": list(seeds)}  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     if plan.design == "pairwise":
         for c in plan.combinations:
@@ -149,10 +158,14 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
-def config_yaml(config: dict[str, Any]) -> str:
-    head = ("# Planned by `medmat study` on the Med-MAT catalog. data.records: the ingested "
-            "release\n# (medmat ingest), relative to this file. Run: medmat experiment run "
-            "THIS.yaml --out DIR\n")  # fmt: skip
+def config_yaml(config: dict[str, Any], source: str = "catalog") -> str:
+    if source == "catalog":
+        head = ("# Planned by `medmat study` on the Med-MAT catalog. data.records: the ingested "
+                "release\n# (medmat ingest), relative to this file.")  # fmt: skip
+    else:
+        head = f"# Planned by `medmat study` on {SOURCE_WORDS.get(source, source)}."
+    head += (" Run the whole plan: medmat study run PLAN_DIR;\n# this experiment alone: "
+             "medmat experiment run THIS.yaml --out DIR\n")  # fmt: skip
     return head + yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
@@ -165,6 +178,6 @@ def write_plan(
     base = Path(out)
     written = [write_text(base / "plan.csv", plan_csv(plan)),
                write_text(base / "plan.md", plan_markdown(plan))]  # fmt: skip
-    written += [write_text(base / "configs" / f"{name}.yaml", config_yaml(cfg))
+    written += [write_text(base / "configs" / f"{name}.yaml", config_yaml(cfg, plan.source))
                 for name, cfg in configs.items()]  # fmt: skip
     return written

@@ -1,0 +1,140 @@
+"""Typed results of a study run: what the study's ``metrics.json`` holds and the report reads.
+
+Built from the plan table (``plan.csv``: which combination each experiment is) and each
+experiment's own typed results (:func:`medmat.evaluate.results.load_result`): the study reuses
+the experiments' seed-level intervals, degenerate flags and verdicts, and adds what only a set of
+experiments has: "k of n combinations succeed" and a multiplicity-controlled verdict
+(:mod:`medmat.study.multiplicity`). Versioned like the experiment metrics; an old or foreign file
+fails with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from medmat.errors import MedmatError
+from medmat.evaluate.results import Cell, LabInfo
+
+STUDY_SCHEMA_VERSION = 1
+SUCCESS_RULE = ("a combination succeeds when the seed-level 95% interval of related - unrelated "
+                "lies above 0 (per combination, not corrected for multiplicity)")  # fmt: skip
+
+Interval = tuple[float, float]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Estimate(_Model):
+    """An accuracy or a difference, with its seed-level 95% interval (None when not measured)."""
+
+    value: float | None
+    ci95: Interval | None = None
+    per_seed: tuple[float, ...] = ()
+
+
+class CombinationResult(_Model):
+    """One pairwise combination: its plan row, its three arms and its gain."""
+
+    experiment: str
+    target: Cell
+    direction: str
+    fixed: str
+    source_a: str
+    source_a_mat: str
+    source_b: str
+    source_b_mat: str
+    task_match: str
+    primary: bool
+    untrained: Estimate
+    unrelated: Estimate
+    related: Estimate
+    gain: Estimate  # related - unrelated, paired on the same test items
+    n_items: int | None
+    n_seeds: int
+    ci_method: str
+    succeeds: bool  # see SUCCESS_RULE
+    flags: tuple[str, ...] = ()  # degenerate-arm reasons (related or unrelated)
+    verdict: str  # the experiment's own verdict (uncorrected interval, flags respected)
+    p_value: float | None = None  # one-sided, gain > 0
+    p_holm: float | None = None
+    p_bh: float | None = None
+    verdict_holm: str = ""
+    verdict_bh: str = ""
+
+
+class Multiplicity(_Model):
+    alpha: float
+    family: int
+    p_rule: str
+    holm_rule: str
+    bh_rule: str
+    n_gain_holm: int
+    n_gain_bh: int
+
+
+class AblationArmResult(_Model):
+    name: str
+    accuracy: Estimate
+    n_train: int
+    subsets: dict[str, int] = {}
+    minus_all_related: Estimate | None = None
+    minus_untrained: Estimate | None = None
+    flags: tuple[str, ...] = ()
+
+
+class AblationTarget(_Model):
+    experiment: str
+    target: Cell
+    arms: tuple[AblationArmResult, ...]
+
+
+class StudyResult(_Model):
+    """Everything a study run measured; the study's ``metrics.json`` is this object as JSON."""
+
+    schema_version: int
+    design: str
+    source: str  # "lab", "records" or "catalog": what the plan was made on
+    lab: LabInfo | None = None
+    seeds: tuple[int, ...]
+    backend: str
+    experiments: tuple[str, ...]
+    success_rule: str = SUCCESS_RULE
+    n_succeed: int = 0
+    multiplicity: Multiplicity | None = None
+    combinations: tuple[CombinationResult, ...] = ()
+    ablation: tuple[AblationTarget, ...] = ()
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v != STUDY_SCHEMA_VERSION:
+            raise ValueError(f"schema version {v} is not {STUDY_SCHEMA_VERSION} (this medmat's); "
+                             "rerun `medmat study run` to rewrite it")  # fmt: skip
+        return v
+
+    @property
+    def n_combinations(self) -> int:
+        return len(self.combinations)
+
+    def to_json(self) -> str:
+        obj = self.model_dump(mode="json")
+        return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def load_study_result(obj: Any, source: str = "study metrics") -> StudyResult:
+    """Validate a study metrics mapping into :class:`StudyResult`; errors name the field."""
+    if not isinstance(obj, Mapping) or "schema_version" not in obj:
+        raise MedmatError(f"{source}: not a study metrics file (no schema_version); rerun "
+                          "`medmat study run` to rewrite it")  # fmt: skip
+    try:
+        return StudyResult.model_validate(dict(obj))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise MedmatError(f"{source}: {where}: {err['msg']}; rerun `medmat study run`") from None
