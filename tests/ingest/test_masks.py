@@ -44,7 +44,7 @@ def _dataset(root, h, n=3, mask=_mask):
         Image.fromarray(mask(i)).save(root / label / f"im{i}_mask.png")
 
 
-def test_png_masks_through_the_cli_give_outer_extents(tmp_path, h):
+def test_png_masks_through_the_cli_give_outer_extents(tmp_path, h, capsys):
     from medmat.cli import main
 
     _dataset(tmp_path / "d", h)
@@ -52,6 +52,7 @@ def test_png_masks_through_the_cli_give_outer_extents(tmp_path, h):
     main(["ingest", str(tmp_path / "d"), "--format", "folder", "--out", str(out),
           "--mask-pattern", "{stem}_mask.png", "--test-frac", "0", "--modality", "X-ray",
           "--area", "Lung", "--task", "Lesion type"])
+    assert "regions: 3 box(es) on 3 record(s)" in capsys.readouterr().out
     recs = h.by_id(out)
     assert sorted(recs) == ["normal/im0.png", "normal/im2.png", "tumour/im1.png"]
     for i, key in enumerate(sorted(recs, key=lambda k: k[-5])):

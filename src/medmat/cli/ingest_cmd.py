@@ -123,6 +123,8 @@ def command(path: str, fmt: str, out: str, labels: str | None, labels_file: str 
     for m in report["mat"]:
         click.echo(f"  {m['modality']} / {m['area']} / {m['task']} (subset {m['subset']}): "
                    f"{m['records']}")
+    if counts.get("regions"):
+        click.echo(f"regions: {counts['regions']} box(es) on {counts['with_regions']} record(s)")
     if counts["skipped"]:
         click.echo(f"skipped {counts['skipped']} bad row(s); reasons in {out}/{REPORT_FILE}")
     spread = report["splits"]["groups_across_splits"]
