@@ -4,6 +4,12 @@ Read top to bottom: prepare tensors -> (resume) -> epochs of shuffled mini-batch
 after every epoch -> final weights. Checkpoints are safetensors (weights and optimizer moments)
 plus JSON (progress); nothing is ever unpickled. Each epoch's shuffle is seeded by (seed, epoch),
 so a resumed run follows exactly the batches an uninterrupted run would have.
+
+Grounding items (``answer_box``) train a box head in the same fit
+(:mod:`medmat.train.builtin_boxes`): each epoch shuffles classification and grounding items
+together, and a mini-batch's loss is the options' cross-entropy plus the box loss. Without
+grounding items nothing of that runs: the same random draws, steps and weights as a
+classification-only model.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from torch.nn import functional as F
 from medmat.errors import MedmatError
 from medmat.io import atomic_path, write_json
 from medmat.records import Prediction, QAItem
+from medmat.train import builtin_boxes as boxes
 from medmat.train.builtin_model import BuiltinConfig, BuiltinScorer, encode_texts
 from medmat.train.images import image_batch
 from medmat.train.interface import ProgressFn
@@ -73,6 +80,8 @@ def _fingerprint(items: Sequence[QAItem], seed: int, extra: dict) -> str:
     h.update(str(seed).encode())
     for it in items:
         h.update(f"{it.id}|{it.image}|{it.answer_choice}|{'|'.join(it.options)}\n".encode())
+        if it.is_grounding:  # only then, so classification fingerprints stay what they were
+            h.update(f"box|{it.answer}|{it.question}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -175,21 +184,30 @@ class BuiltinBackend:
             return
         if not items:
             raise MedmatError("builtin backend: no training items (the arm is empty)")
+        grounding = [it for it in items if it.is_grounding]
+        if grounding:
+            items = [it for it in items if not it.is_grounding]
         torch.manual_seed(seed)
         model = BuiltinScorer(self.cfg)
+        if grounding:
+            boxes.attach_head(model)  # after the scorer: its initial draws stay the same
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         start_epoch = self._resume(work_dir, fp, model, opt)
         data = _Batch(items, Path(image_root), self.cfg)
-        steps_per_epoch = -(-len(data) // self.batch_size)
+        box_data = boxes.BoxData(grounding, Path(image_root), self.cfg) if grounding else None
+        n = len(data) + len(grounding)
+        steps_per_epoch = -(-n // self.batch_size)
         total = self.epochs * steps_per_epoch
         for epoch in range(start_epoch, self.epochs):
             model.train()
             gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-            order = torch.randperm(len(data), generator=gen)
-            for step, lo in enumerate(range(0, len(data), self.batch_size)):
+            order = torch.randperm(n, generator=gen)
+            for step, lo in enumerate(range(0, n, self.batch_size)):
                 idx = order[lo : lo + self.batch_size]
-                logits = model(*data.inputs(idx))
-                loss = F.cross_entropy(logits, data.target[idx])
+                if box_data is None:
+                    loss = F.cross_entropy(model(*data.inputs(idx)), data.target[idx])
+                else:
+                    loss = boxes.joint_loss(model, data, box_data, idx)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -202,7 +220,8 @@ class BuiltinBackend:
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
         write_json(
             work_dir / "config.json",
-            {"backend": self.name, "fingerprint": fp, "seed": seed, "n_items": len(items), **hyper},
+            {"backend": self.name, "fingerprint": fp, "seed": seed,
+             "n_items": len(items) + len(grounding), **hyper},
         )
         self.model = model
 
@@ -221,7 +240,10 @@ class BuiltinBackend:
             )
         model = BuiltinScorer(self.cfg)
         with _readable(weights):
-            model.load_state_dict(load_file(str(weights)))
+            state = load_file(str(weights))
+            if any(k.startswith(boxes.HEAD + ".") for k in state):
+                boxes.attach_head(model)
+            model.load_state_dict(state)
         self.model = model
         return True
 
@@ -273,6 +295,8 @@ class BuiltinBackend:
             torch.manual_seed(0)
             model = self.model = BuiltinScorer(self.cfg)
         model.eval()
+        if any(it.is_grounding for it in items):
+            return self._score_mixed(model, items, Path(image_root), progress)
         data = _Batch(items, Path(image_root), self.cfg)
         preds: list[Prediction] = []
         with torch.no_grad():
@@ -295,3 +319,29 @@ class BuiltinBackend:
                 if progress:
                     progress(len(preds), len(data))
         return preds
+
+    def _score_mixed(self, model: BuiltinScorer, items: Sequence[QAItem], image_root: Path,
+                     progress: ProgressFn | None) -> list[Prediction]:
+        """Classification items as usual, grounding items by the box head, in item order.
+
+        A model never trained on boxes (untrained, or trained on classification only) answers
+        with a fresh head drawn from seed 0: the box counterpart of the untrained arm. The draw
+        is made in a forked generator so scoring never moves the global random state.
+        """
+        if not boxes.has_head(model):
+            with torch.random.fork_rng():
+                torch.manual_seed(0)
+                boxes.attach_head(model)
+            model.eval()
+        ground = [i for i, it in enumerate(items) if it.is_grounding]
+        cls = [i for i, it in enumerate(items) if not it.is_grounding]
+        out: list[Prediction | None] = [None] * len(items)
+        for i, p in zip(ground, boxes.predict_boxes(model, [items[i] for i in ground],
+                                                     image_root, self.cfg), strict=True):
+            out[i] = p
+        if cls:
+            for i, p in zip(cls, self.score([items[i] for i in cls], image_root), strict=True):
+                out[i] = p
+        if progress:
+            progress(len(items), len(items))
+        return [p for p in out if p is not None]

@@ -97,10 +97,21 @@ class BuiltinScorer(nn.Module):
         o_offsets: torch.Tensor,
         option_mask: torch.Tensor,  # (B, K) bool, True where an option is offered
     ) -> torch.Tensor:
+        return self.scores(self.features(images)[1], q_ids, q_offsets, o_ids, o_offsets,
+                           option_mask)
+
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(feature map (B, 2w, S/4, S/4), pooled image vector (B, H)) of uint8 images; the map
+        keeps the positions a box head needs, which the pooled vector averages away."""
         x = images.float().div_(127.5).sub_(1.0)
         x = torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], dim=1)
         f = self.cnn(x)
-        img = self.img_proj(torch.cat([f.amax(dim=(2, 3)), f.mean(dim=(2, 3))], dim=1))
+        return f, self.img_proj(torch.cat([f.amax(dim=(2, 3)), f.mean(dim=(2, 3))], dim=1))
+
+    def scores(self, img: torch.Tensor, q_ids: torch.Tensor, q_offsets: torch.Tensor,
+               o_ids: torch.Tensor, o_offsets: torch.Tensor,
+               option_mask: torch.Tensor) -> torch.Tensor:
+        """Option logits (B, K) from pooled image vectors; -inf where no option is offered."""
         q = self.words(q_ids, q_offsets)
         h = self.fuse(torch.cat([img, q], dim=1))  # (B, H)
         opts = self.opt_proj(self.words(o_ids, o_offsets))  # (B*K, H)

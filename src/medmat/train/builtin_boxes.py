@@ -1,0 +1,130 @@
+"""The built-in model's box head: grounding items trained jointly with classification items.
+
+box(image, question) = corners of sigmoid(MLP([flatten(conv1x1(feature map)), words(question)]))
+
+The head reads the CNN's *feature map* (flattened, so every position has its own weights; the
+pooled vector the option scorer uses has averaged positions away) and the question's words (the
+same bag-of-words table as the scorer, so "where is the glioma" and "where is the nodule" can
+ask for different boxes). Four sigmoids give two x and two y values in 0-1, ordered into
+corners, so every output is a valid normalised box. The loss is L1 on the corners plus the
+generalised IoU loss (1 - GIoU), which still has a gradient when the boxes do not overlap.
+
+The head is attached to a :class:`~medmat.train.builtin_model.BuiltinScorer` as ``box_head``
+only when there are grounding items, *after* the scorer is built, so a classification-only fit
+draws the same initial weights and saves the same state as before the head existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from medmat.qa.boxes import canonical, format_box
+from medmat.records import Prediction, QAItem
+from medmat.train.builtin_model import BuiltinConfig, BuiltinScorer, encode_texts
+from medmat.train.images import image_batch
+
+HEAD = "box_head"
+_REDUCED = 8  # channels kept per position before flattening (keeps the head small)
+_EPS = 1e-7
+
+
+class BoxHead(nn.Module):
+    def __init__(self, cfg: BuiltinConfig) -> None:
+        super().__init__()
+        side = cfg.image_size // 4  # two 2x2 max-pools in the scorer's CNN
+        self.reduce = nn.Sequential(nn.Conv2d(2 * cfg.width, _REDUCED, 1), nn.ReLU(inplace=True))
+        self.where = nn.Sequential(nn.Linear(_REDUCED * side * side, cfg.hidden),
+                                   nn.ReLU(inplace=True))
+        self.out = nn.Sequential(nn.Linear(cfg.hidden + cfg.text_dim, cfg.hidden),
+                                 nn.ReLU(inplace=True), nn.Linear(cfg.hidden, 4))
+
+    def forward(self, fmap: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """Boxes (B, 4) ``x1, y1, x2, y2`` in 0-1 from feature maps and question vectors."""
+        h = self.where(self.reduce(fmap).flatten(1))
+        raw = torch.sigmoid(self.out(torch.cat([h, q], dim=1)))
+        xs, ys = raw[:, 0::2], raw[:, 1::2]
+        return torch.stack([xs.amin(1), ys.amin(1), xs.amax(1), ys.amax(1)], dim=1)
+
+
+def attach_head(model: BuiltinScorer) -> BoxHead:
+    """Give ``model`` a box head (registered as a submodule, so it is saved and optimised)."""
+    head = BoxHead(model.cfg)
+    setattr(model, HEAD, head)
+    return head
+
+
+def has_head(model: BuiltinScorer) -> bool:
+    return isinstance(getattr(model, HEAD, None), BoxHead)
+
+
+def box_loss(pred: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """Mean L1 on the corners + mean (1 - GIoU)."""
+    lo, hi = torch.maximum(pred[:, :2], gold[:, :2]), torch.minimum(pred[:, 2:], gold[:, 2:])
+    inter = (hi - lo).clamp(min=0).prod(dim=1)
+    area_p = (pred[:, 2:] - pred[:, :2]).prod(dim=1)
+    area_g = (gold[:, 2:] - gold[:, :2]).prod(dim=1)
+    union = area_p + area_g - inter
+    hull = (torch.maximum(pred[:, 2:], gold[:, 2:])
+            - torch.minimum(pred[:, :2], gold[:, :2])).prod(dim=1)
+    giou = inter / (union + _EPS) - (hull - union) / (hull + _EPS)
+    return F.l1_loss(pred, gold) + (1.0 - giou).mean()
+
+
+class BoxData:
+    """Tensors for grounding items: images, question texts and true boxes."""
+
+    def __init__(self, items: Sequence[QAItem], image_root: Path, cfg: BuiltinConfig) -> None:
+        self.images = image_batch(image_root, [it.image for it in items], cfg.image_size)
+        self.q_texts = [it.question for it in items]
+        self.target = torch.tensor([list(it.answer_box or ()) for it in items],
+                                   dtype=torch.float32).reshape(len(items), 4)
+        self.buckets = cfg.text_buckets
+
+    def __len__(self) -> int:
+        return len(self.q_texts)
+
+    def boxes(self, model: BuiltinScorer, fmap: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        q_ids, q_off = encode_texts([self.q_texts[i] for i in rows.tolist()], self.buckets)
+        return getattr(model, HEAD)(fmap, model.words(q_ids, q_off))
+
+
+def joint_loss(model: BuiltinScorer, cls_data, box_data: BoxData, idx: torch.Tensor
+               ) -> torch.Tensor:
+    """Loss of one mini-batch whose indices run over classification items, then box items.
+
+    One CNN pass over all the batch's images (BatchNorm sees the whole batch), the option
+    scorer on the classification rows, the box head on the grounding rows; the two losses add.
+    """
+    n_cls = len(cls_data)
+    c, b = idx[idx < n_cls], idx[idx >= n_cls] - n_cls
+    fmap, img = model.features(torch.cat([cls_data.images[c], box_data.images[b]]))
+    loss = torch.zeros(())
+    if len(c):
+        _, *text = cls_data.inputs(c)
+        loss = loss + F.cross_entropy(model.scores(img[: len(c)], *text), cls_data.target[c])
+    if len(b):
+        pred = box_data.boxes(model, fmap[len(c):], b)
+        loss = loss + box_loss(pred, box_data.target[b])
+    return loss
+
+
+@torch.no_grad()
+def predict_boxes(model: BuiltinScorer, items: Sequence[QAItem], image_root: Path,
+                  cfg: BuiltinConfig) -> list[Prediction]:
+    """Canonical box predictions for grounding items (``model`` in eval mode, with a head)."""
+    data = BoxData(items, image_root, cfg)
+    preds: list[Prediction] = []
+    for lo in range(0, len(data), 512):
+        rows = torch.arange(lo, min(len(data), lo + 512))
+        fmap, _ = model.features(data.images[rows])
+        for it, box in zip(items[lo:lo + 512], data.boxes(model, fmap, rows).tolist(),
+                           strict=True):
+            box = canonical(box)
+            preds.append(Prediction(item_id=it.id, answer=it.answer, predicted=format_box(box),
+                                    n_options=0, box=box, answer_box=it.answer_box))
+    return preds
