@@ -31,6 +31,7 @@ from medmat.study.planner import (
 )
 from medmat.study.registry import DesignRegistry, load_designs
 
+DETSEG = "Detection/segmentation"  # the catalog's and the lab's detection task
 DEFAULT_LAB_TARGETS = ("xray-brain-lesion", "mic-breast-lesion", "ct-lung-lesion")
 DEFAULT_LAB_CELLS = (
     *DEFAULT_LAB_TARGETS,
@@ -66,11 +67,12 @@ def lab_spec(*, seed: int = 0, null: bool = False, cells: Sequence[str] | None =
 def lattice_sources(
     lattice: Mapping[str, SubsetInfo], registry: DesignRegistry | None = None
 ) -> dict[str, Source]:
-    """Every medical subset of a lattice as a planner :class:`Source` (sizes counted)."""
+    """Every medical subset of a lattice as a planner :class:`Source` (sizes counted);
+    detection/segmentation subsets are not classification data (the cls-det design)."""
     reg = registry or load_designs()
     return {
         s.subset: Source(s.subset, s.modality, s.area, s.task, reg.task_kind(s.task),
-                         classification=True, n_train=s.n_train)
+                         classification=s.task != DETSEG, n_train=s.n_train)
         for s in lattice.values() if not s.general
     }  # fmt: skip
 
@@ -88,7 +90,9 @@ def choose_targets(
         if name not in sources:
             raise MedmatError(f"target {name!r} is general-domain data (mixed into every arm), "
                               "never a target; choose a medical subset")  # fmt: skip
-        if lattice[name].n_test == 0:
+        if not sources[name].classification:
+            skipped[name] = "detection/segmentation: not a classification target (cls-det)"
+        elif lattice[name].n_test == 0:
             skipped[name] = "no test items"
         else:
             chosen.append(sources[name])

@@ -130,13 +130,13 @@ def plan_lab(req: PlanRequest, *, lab_seed: int, null: bool, cells: Sequence[str
 
 def plan_records(req: PlanRequest, records: Path) -> Planned:
     """The design on a records table's own subsets (any ingested dataset)."""
-    from medmat.experiment.planning import LATTICE_COLUMNS
     from medmat.records import read_records_table
     from medmat.splits import lattice_from_table
     from medmat.study import lattice_plan as lp
     from medmat.study.plan_output import experiment_configs
 
-    lattice = lattice_from_table(read_records_table(str(records), columns=LATTICE_COLUMNS))
+    columns = ["record_id", "subset", "modality", "area", "task", "split"]  # no labels needed
+    lattice = lattice_from_table(read_records_table(str(records), columns=columns))
     plan = lp.plan_on_lattice(req.design, lattice, source="records", targets=req.targets,
                               cap=req.cap, seed=req.seed)  # fmt: skip
     backend, options = _options(req, "builtin", lab_defaults=False)
