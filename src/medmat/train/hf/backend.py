@@ -2,7 +2,8 @@
 
 ``fit`` fine-tunes (LoRA by default) and keeps everything in ``work_dir`` (layout in
 :mod:`medmat.train.hf.checkpoint`); ``score`` answers items by option likelihood or generation.
-Without ``fit``, ``score`` evaluates the base checkpoint (zero-shot).
+Without ``fit``, ``score`` evaluates the base checkpoint (zero-shot). Grounding items train on
+their box text and are always answered by generation (:func:`score_boxes`), in either mode.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ from medmat.train.hf.loading import (
     set_use_cache,
 )
 from medmat.train.hf.options import HFOptions, fingerprint
-from medmat.train.hf.scoring import score_generate, score_likelihood
+from medmat.train.hf.scoring import score_boxes, score_generate, score_likelihood
 from medmat.train.hf.training import TrainResult, train
 from medmat.train.interface import ProgressFn
 
 
 def items_digest(items: Sequence[QAItem]) -> str:
+    # a grounding item adds its box (only then, so classification digests stay as they were)
     return fingerprint([[i.id, i.image, i.question_choice, i.answer_choice, list(i.options)]
-                        for i in items])
+                        + ([i.answer] if i.is_grounding else []) for i in items])
 
 
 class HFBackend:
@@ -53,6 +55,7 @@ class HFBackend:
         self.fitted = False
         self.last_train: TrainResult | None = None
         self.last_replies: dict[int, str] = {}  # generate mode: raw reply per item id
+        self.last_misses = 0  # grounding items of the last score() with no readable box
 
     # ---- environment --------------------------------------------------------------------------
     @property
@@ -221,8 +224,16 @@ class HFBackend:
         autocast = self.autocast
         replies: dict[int, str] = {}
         with acc.split_between_processes(list(range(len(items)))) as mine:
+            boxes = [i for i in mine if items[i].is_grounding]
+            mine = [i for i in mine if not items[i].is_grounding]
+            box_preds = score_boxes(model, encoder, [items[i] for i in boxes], image_root,
+                                    self.opts.eval_batch_size, acc.device, autocast,
+                                    self.opts.max_new_tokens, progress, texts=replies,
+                                    workers=self.opts.num_workers)
             mine_items = [items[i] for i in mine]
-            if self.opts.mode == "likelihood":
+            if not mine_items:
+                preds = []
+            elif self.opts.mode == "likelihood":
                 preds = score_likelihood(model, encoder, mine_items, image_root,
                                          self.opts.eval_batch_size, acc.device, autocast,
                                          progress, workers=self.opts.num_workers)
@@ -231,7 +242,7 @@ class HFBackend:
                                        self.opts.eval_batch_size, acc.device, autocast,
                                        self.opts.max_new_tokens, progress, texts=replies,
                                        workers=self.opts.num_workers)
-            pairs = list(zip(mine, preds, strict=True))
+            pairs = list(zip(mine, preds, strict=True)) + list(zip(boxes, box_preds, strict=True))
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
 
@@ -240,4 +251,6 @@ class HFBackend:
             replies = dict(replies_list)
         by_index = dict(pairs)  # gathered in process order; put back in item order
         self.last_replies = replies
+        self.last_misses = sum(1 for p in by_index.values() if p.answer_box is not None
+                               and p.box is None)
         return [by_index[i] for i in range(len(items))]

@@ -10,6 +10,12 @@ image tokens, ``<|im_start|>assistant\\n``) and every padding position is -100 i
 Nothing is ever truncated. An item whose full length (image tokens expanded) exceeds
 ``max_length`` is an error naming the item: a silently cut image makes the model see
 "image features and image tokens do not match" or, worse, train on half an image.
+
+Grounding items (``answer_box``) are rendered in the backbone's own box convention
+(:func:`box_style`): Qwen-VL processors get the question with :data:`QWEN_BOX_CLOSING` and learn
+``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` with 0-1000 integers; every other backbone gets the
+item's ``Question-choice`` (which asks for the canonical box) and learns the canonical text
+``[0.123, 0.456, 0.789, 0.900]``. The answer of a grounding item is its rendered box, not a letter.
 """
 
 from __future__ import annotations
@@ -25,12 +31,26 @@ from PIL import Image
 from medmat.errors import MedmatError
 from medmat.imaging import open_image, resolve_under_root
 from medmat.qa.answers import LETTERS
+from medmat.qa.boxes import render_box
 from medmat.records import QAItem
 
 IGNORE = -100
 # keys that hold one value per token (padded along the sequence); everything else the processor
 # returns (pixel_values, image_grid_thw, image_sizes, ...) is concatenated along dim 0
 TOKEN_KEYS = ("input_ids", "attention_mask", "labels", "mm_token_type_ids", "token_type_ids")
+# Qwen-VL answers in its own box tokens, so the prompt asks for a box without naming a format
+QWEN_BOX_CLOSING = "Answer with its bounding box."
+# a box reply stays short; the budget for one is this many times a rendered box's tokens
+BOX_TOKEN_MARGIN = 2
+
+
+def box_style(processor: Any) -> str:
+    """The box convention of a backbone, from its processor classes: Qwen-VL or LLaVA-style.
+
+    The image processor is looked at too: medmat wraps Qwen-VL's image processor in its own
+    processor class when the hub one cannot load (see ``loading``)."""
+    names = (type(processor).__name__, type(getattr(processor, "image_processor", None)).__name__)
+    return "qwen2-vl" if any("qwen" in n.lower() for n in names) else "llava"
 
 
 @dataclass
@@ -61,12 +81,30 @@ class Encoder:
         self._bos = bos
         self._suffix_ids: dict[str, list[int]] = {}  # letter -> answer token ids
         self._choice: dict[int, tuple[list[int], list[int]]] = {}  # n options -> letter ids
+        self.box_style = box_style(processor)
 
     # ---- text ---------------------------------------------------------------------------------
-    @staticmethod
-    def messages(item: QAItem, letter: str | None = None) -> list[dict]:
+    def user_text(self, item: QAItem) -> str:
+        """The question as this backbone is asked it (grounding items per box convention)."""
+        if item.is_grounding and self.box_style == "qwen2-vl":
+            return item.question + "\n" + QWEN_BOX_CLOSING
+        return item.question_choice
+
+    def target(self, item: QAItem) -> str:
+        """What the model must answer: the letter, or the box in this backbone's convention."""
+        if item.is_grounding:
+            return render_box(item.answer_box, self.box_style)  # type: ignore[arg-type]
+        return item.answer_choice
+
+    def box_budget(self, floor: int) -> int:
+        """Tokens to generate for a box reply: a margin over a rendered box, at least ``floor``."""
+        widest = render_box((0.123, 0.456, 0.789, 0.999), self.box_style)
+        n = len(self.tok(widest, add_special_tokens=False)["input_ids"])
+        return max(floor, BOX_TOKEN_MARGIN * n + 2)
+
+    def messages(self, item: QAItem, letter: str | None = None) -> list[dict]:
         msgs: list[dict] = [{"role": "user", "content": [
-            {"type": "image"}, {"type": "text", "text": item.question_choice}]}]
+            {"type": "image"}, {"type": "text", "text": self.user_text(item)}]}]
         if letter is not None:
             msgs.append({"role": "assistant", "content": [{"type": "text", "text": letter}]})
         return msgs
@@ -84,9 +122,11 @@ class Encoder:
         """Token ids the model must produce after the prompt to answer ``letter``.
 
         Chat templates render the assistant turn independently of the user's text, so the
-        suffix is computed once per letter (on the first item that needs it) and cached.
+        suffix is computed once per letter (on the first item that needs it) and cached. A
+        grounding item's answer (its box) differs per item and is not cached.
         """
-        if letter in self._suffix_ids:
+        cache = not item.is_grounding
+        if cache and letter in self._suffix_ids:
             return list(self._suffix_ids[letter])
         prompt = self.prompt_text(item) if prompt is None else prompt
         full = self.processor.apply_chat_template(self.messages(item, letter), tokenize=False)
@@ -96,8 +136,10 @@ class Encoder:
             suffix = letter
         if suffix.strip() == letter and self.tok.eos_token:
             suffix = suffix + self.tok.eos_token
-        self._suffix_ids[letter] = self.tok(suffix, add_special_tokens=False)["input_ids"]
-        return list(self._suffix_ids[letter])
+        ids = self.tok(suffix, add_special_tokens=False)["input_ids"]
+        if cache:
+            self._suffix_ids[letter] = ids
+        return list(ids)
 
     def letter_choice(self, item: QAItem, prompt: str) -> tuple[list[int], list[int]]:
         """(shared prefix ids, one distinct next-token id per option letter) for likelihood."""
@@ -202,7 +244,7 @@ class Encoder:
         dynamic = merge is not None and hasattr(ip, "get_number_of_image_patches")
         first = items[0]
         exact = self.encode(first, self.load_image(first, image_root),
-                            first.answer_choice if with_answer else None)
+                            self.target(first) if with_answer else None)
         fixed_image = sum(t in self.image_token_ids for t in exact.input_ids)
         for item in items:
             prompt = self.prompt_text(item)
@@ -220,6 +262,10 @@ class Encoder:
                 n_image = ip.get_number_of_image_patches(height, width) // (merge * merge)
             else:
                 n_image = fixed_image
-            n_answer = max((len(self.answer_ids(item, LETTERS[i], prompt))
-                            for i in range(len(item.options))), default=0) if with_answer else 0
+            if with_answer and item.is_grounding:
+                n_answer = len(self.answer_ids(item, self.target(item), prompt))
+            else:
+                n_answer = max((len(self.answer_ids(item, LETTERS[i], prompt))
+                                for i in range(len(item.options))),
+                               default=0) if with_answer else 0
             self.check_length(item, n_text + n_image + n_answer, n_image)

@@ -10,6 +10,12 @@ order), ``predicted`` the argmax. No decoding, so there is no "no answer" in thi
 empty or unparseable reply is recorded as ``predicted=None`` ("no answer"), never as a letter.
 ``scores`` is empty.
 
+*Boxes*: grounding items always generate, whatever the mode (a box has no fixed set of
+answers whose likelihoods could be compared): greedy decoding up to the encoder's box budget, the
+reply cut at the first end token and decoded *with* special tokens (Qwen's ``<|box_start|>``
+marks its 0-1000 scale), then :func:`medmat.qa.boxes.parse_box` in the backbone's style. A reply
+with no readable box is a miss: ``box=None`` and ``predicted=None``, never a guess.
+
 Under ``accelerate launch`` the items are split between processes and the predictions gathered,
 so every process returns the full list in item order.
 """
@@ -24,6 +30,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from medmat.qa.answers import LETTERS, extract_answer
+from medmat.qa.boxes import format_box, parse_box
 from medmat.records import Prediction, QAItem
 from medmat.train.hf.encoding import Encoder
 from medmat.train.interface import ProgressFn
@@ -97,6 +104,44 @@ def score_generate(model: Any, encoder: Encoder, items: Sequence[QAItem], image_
             preds.append(Prediction(item_id=item.id, answer=item.answer_choice,
                                     predicted=extract_answer(reply, item.options),
                                     n_options=len(item.options)))
+        if progress is not None:
+            progress(len(preds), len(items))
+    return preds
+
+
+@torch.inference_mode()
+def score_boxes(model: Any, encoder: Encoder, items: Sequence[QAItem], image_root: Path,
+                batch_size: int, device: torch.device, autocast: Any, max_new_tokens: int,
+                progress: ProgressFn | None = None, texts: dict[int, str] | None = None,
+                workers: int = 0) -> list[Prediction]:
+    """Grounding items: generate a box reply and parse it (see the module docstring)."""
+    preds: list[Prediction] = []
+    if not items:
+        return preds
+    stop = encoder.end_token_ids(items[0])
+    budget = encoder.box_budget(max_new_tokens)
+
+    def collate(chunk: list[QAItem]):
+        images = [encoder.load_image(item, image_root) for item in chunk]
+        feats = [encoder.encode(item, image) for item, image in zip(chunk, images, strict=True)]
+        return encoder.collate(feats, pad_left=True), chunk, [im.size for im in images]
+
+    for batch, chunk, sizes in _loader(items, batch_size, collate, workers):
+        batch = _device_batch(batch, device)
+        with autocast():
+            out = model.generate(**batch, max_new_tokens=budget, do_sample=False, num_beams=1,
+                                 eos_token_id=stop, pad_token_id=encoder.pad_id,
+                                 temperature=None, top_p=None, top_k=None)
+        for item, row, size in zip(chunk, out[:, batch["input_ids"].shape[1]:].tolist(), sizes,
+                                   strict=True):
+            ends = [k for k, t in enumerate(row) if t in stop]
+            reply = encoder.tok.decode(row[:ends[0]] if ends else row, skip_special_tokens=False)
+            if texts is not None:
+                texts[item.id] = reply
+            box = parse_box(reply, image_size=size, style=encoder.box_style)
+            preds.append(Prediction(item_id=item.id, answer=item.answer,
+                                    predicted=format_box(box) if box is not None else None,
+                                    n_options=0, box=box, answer_box=item.answer_box))
         if progress is not None:
             progress(len(preds), len(items))
     return preds

@@ -84,7 +84,7 @@ def train(
 
     def collate(indices: list[int]) -> dict[str, torch.Tensor]:
         feats = [encoder.encode(items[i], encoder.load_image(items[i], image_root),
-                                items[i].answer_choice) for i in indices]
+                                encoder.target(items[i])) for i in indices]
         return encoder.collate(feats)
 
     def raw_loader(epoch: int) -> DataLoader:
