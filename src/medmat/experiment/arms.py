@@ -40,6 +40,10 @@ PREDICTIONS = "predictions.parquet"
 PREDICTIONS_SHUFFLED = "predictions_shuffled.parquet"
 CONTROLS = "shuffled-images-v1"
 PENDING = "pending.json"
+# OUT/models/KEY: one model per distinct training (backend, options, seed, training items), so
+# arms that train on exactly the same items share it (the quickstart's two targets share their
+# lesion-type-only arm and the X-ray·Breast component arm) instead of training it twice.
+MODELS = "models"
 
 
 def _select(items: list[QAItem], n: int, seed: int, salt: str) -> list[QAItem]:
@@ -105,6 +109,15 @@ def arm_manifest(
     return Manifest("arm", config, inputs)
 
 
+def model_key(cfg: ExperimentConfig, seed: int, train: list[QAItem],
+              item_digests: dict[int, str]) -> str:
+    """The training's identity: arms with equal keys train equal models (given the seed, the
+    backends are deterministic on CPU), so one folder serves them all."""
+    return fingerprint({"backend": cfg.backend, "backend_options": cfg.backend_options,
+                        "seed": seed,
+                        "train": fingerprint([item_digests[it.id] for it in train])})[:16]
+
+
 @cache
 def _answer_protocol_digest() -> str:
     """The answer-extraction rules decide what a reply scores: a change re-scores every arm."""
@@ -131,10 +144,12 @@ def run_arm(
     label: str,
     item_digests: dict[int, str],
     log: Callable[[str], None],
+    trained: dict[str, str] | None = None,
 ) -> tuple[list[Prediction], list[Prediction] | None, str]:
     """Train (unless current) and score one arm on the test items and on the shuffled-image
     control; return both prediction lists (the control is None with fewer than two test items)
-    and the arm's fingerprint."""
+    and the arm's fingerprint. The model lives in ``run_dir/../../../../models/KEY`` (see
+    :data:`MODELS`); ``trained`` maps the keys trained in this run to the first arm's label."""
     from medmat.train.backend import make_backend
 
     want = arm_manifest(cfg, seed, train, test, item_digests)
@@ -157,6 +172,11 @@ def run_arm(
     (run_dir / MANIFEST_NAME).unlink(missing_ok=True)
     backend = make_backend(cfg.backend, cfg.backend_options)
     if train:
+        key = model_key(cfg, seed, train, item_digests)
+        trained = {} if trained is None else trained
+        if key in trained:
+            log(f"{label}: same training items as {trained[key]}: its model {key} is reused")
+        trained.setdefault(key, label)
         with progress_bar(f"train {label}", None) as advance:
             state = {"done": 0}
 
@@ -164,7 +184,8 @@ def run_arm(
                 advance(done - state["done"], total=total)
                 state["done"] = done
 
-            backend.fit(train, image_root, run_dir / "model", seed=seed, progress=progress)
+            backend.fit(train, image_root, models_dir(run_dir) / key, seed=seed,
+                        progress=progress)
     preds = backend.score(test, image_root)
     write_predictions(run_dir / PREDICTIONS, preds)
     outputs = [PREDICTIONS]
@@ -176,6 +197,11 @@ def run_arm(
     write_manifest(run_dir, want.with_outputs(output_digests(run_dir, outputs)))
     pending.unlink(missing_ok=True)
     return preds, shuffled, want.fingerprint
+
+
+def models_dir(run_dir: Path) -> Path:
+    """OUT/models for an arm folder OUT/runs/TARGET/ARM/seedN."""
+    return run_dir.parents[3] / MODELS
 
 
 def _pending_fingerprint(path: Path) -> str | None:

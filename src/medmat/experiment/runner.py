@@ -125,6 +125,7 @@ def run_experiment(
 
     targets_out = []
     arm_fingerprints: list[str] = []
+    trained: dict[str, str] = {}  # model key -> the first arm that trains it
     for plan in plans:
         test_all = by_subset_split.get((plan.target.subset, "test"), [])
         arm_preds: dict[str, list[list[Prediction]]] = {a.name: [] for a in plan.arms}
@@ -142,7 +143,7 @@ def run_experiment(
                 run_dir = out / "runs" / plan.target.subset / arm.name / f"seed{seed}"
                 label = f"{plan.target.subset} / {arm.name} / seed {seed}"
                 preds, shuffled, fp = run_arm(cfg, run_dir, train, test, stage.image_root, seed,
-                                              label, stage.item_digests, log)
+                                              label, stage.item_digests, log, trained)
                 arm_preds[arm.name].append(preds)
                 arm_shuffled[arm.name].append(shuffled)
                 arm_fingerprints.append(fp)

@@ -55,13 +55,14 @@ def test_experiment_with_hf_backend(qwen_path, tmp_path, mode):
         else:  # generation records carry no scores; unparseable replies are None, counted
             assert all(p["scores"] == [] for p in preds)
             assert arm["no_answer"] == sum(p["predicted"] is None for p in preds)
-        model_dir = run_dir / "model"
-        if name == "untrained":  # zero-shot: the base checkpoint, nothing trained
-            assert not (model_dir / "hf_done.json").exists()
-        else:
-            done = json.loads((model_dir / "hf_done.json").read_text())
-            assert done["n_items"] == arm["n_train"] > 0
-            assert (model_dir / "adapter" / "adapter_model.safetensors").is_file()
+    # models live in OUT/models/KEY, one per distinct training; the untrained arm has none
+    done = [json.loads(p.read_text()) for p in (out / "models").glob("*/hf_done.json")]
+    trained = {name for name, arm in target["arms"].items() if arm["n_train"] > 0}
+    assert "untrained" not in trained and len(done) == len(trained)
+    assert sorted(d["n_items"] for d in done) == sorted(target["arms"][n]["n_train"]
+                                                        for n in trained)
+    assert all((p.parent / "adapter" / "adapter_model.safetensors").is_file()
+               for p in (out / "models").glob("*/hf_done.json"))
     # a second run reuses every arm's predictions and gives the same numbers
     again = experiment.run_experiment(_config(str(qwen_path), mode), out).to_dict()
     assert again["targets"] == metrics["targets"]
