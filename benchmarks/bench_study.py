@@ -12,6 +12,10 @@ Run:  .venv/bin/python benchmarks/bench_study.py [--repeat 3] [--synthetic 4] [-
 3. A synthetic catalog ``--synthetic`` times larger (random MAT triplets drawn from the real
    catalog's vocabularies) to show how both scale with the number of subsets.
 Timings are medians over ``--repeat`` runs; sizes are the catalog's assumed 3,000 per subset.
+4. ``--run-lab N`` (0: skip): `medmat study pairwise --lab` planned and run end to end at N
+   training items per cell (the tiny model of the tests, 2 seeds, one target: 3 experiments),
+   then run again (every experiment reused): wall and CPU seconds (children included), so the
+   cost of a study and of resuming a finished one are on record.
 """
 
 from __future__ import annotations
@@ -88,12 +92,45 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def bench_lab_run(n_train: int) -> None:
+    """Plan and run a small lab study twice (fresh, then every experiment reused)."""
+    import os
+
+    from click.testing import CliRunner
+
+    from medmat.cli.study_cmd import command
+    from medmat.study.run import run_study
+
+    def cpu() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    os.environ.setdefault("MEDMAT_PROGRESS", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/study"
+        res = CliRunner().invoke(command, [
+            "pairwise", "--lab", "--targets", "xray-brain-lesion", "--n-train", str(n_train),
+            "--n-test", "24", "--lab-size", "32", "--seeds", "0,1", "--backend-options",
+            "{epochs: 2, batch_size: 16, image_size: 16, width: 8, hidden: 32}", "--out", out])
+        if res.exit_code:
+            raise SystemExit(res.output)
+        print(f"\n| lab study (n_train {n_train}, 3 experiments, 2 seeds) | wall s | CPU s |"
+              "\n|---|---|---|")
+        for label in ("fresh run", "rerun (all reused)"):
+            wall, cpu0 = time.perf_counter(), cpu()
+            result = run_study(out, log=lambda _line: None)
+            print(f"| {label} | {time.perf_counter() - wall:.1f} | {cpu() - cpu0:.1f} |")
+        print(f"({result.n_succeed} of {result.n_combinations} intervals above 0)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--synthetic", type=int, default=4, help="size of the synthetic catalog "
                     "in multiples of the real one's 37 classification subsets (0: skip)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--run-lab", type=int, default=0, metavar="N",
+                    help="also plan and run a lab pairwise study at N training items per cell")
     args = ap.parse_args()
 
     catalogs = [("catalog (53 subsets)", load_catalog())]
@@ -128,6 +165,8 @@ def main() -> None:
             rows.append((label, "pairwise plan folder written", len(plan.targets),
                          len(plan.combinations), sec))  # fmt: skip
 
+    if args.run_lab:
+        bench_lab_run(args.run_lab)
     print(f"\n| catalog | design | targets | combinations / arms | seconds (median of "
           f"{args.repeat}) |\n|---|---|---|---|---|")
     for label, design, n_t, n_c, sec in rows:
