@@ -74,3 +74,9 @@ def test_corrected_verdicts_come_from_the_adjusted_p_values():
     assert [c.verdict_bh for c in out] == ["CG gain", "CG gain", "CG gain", flagged]
     assert (summary.family, summary.n_gain_holm, summary.n_gain_bh) == (4, 1, 3)
     assert "Holm" in summary.holm_rule and "4 combinations" in summary.bh_rule
+
+
+def test_a_combination_without_p_value_is_never_a_gain_nor_in_the_family():
+    out, summary = with_multiplicity([combo("a", 0.001), combo("b", None)])  # type: ignore[arg-type]
+    assert summary.family == 1 and out[0].verdict_holm == "CG gain"
+    assert out[1].p_holm is None and out[1].verdict_holm.startswith("uninformative")

@@ -91,8 +91,10 @@ def combination(row: Mapping[str, str], result: ExperimentResult) -> Combination
 
 
 def _corrected(verdict: str, p: float | None, alpha: float) -> str:
-    if verdict.startswith(UNINFORMATIVE) or p is None:
-        return verdict or f"{UNINFORMATIVE}: no p-value"
+    if verdict.startswith(UNINFORMATIVE):
+        return verdict
+    if p is None:
+        return f"{UNINFORMATIVE}: no p-value (the contrast has no bootstrap)"
     return CG_GAIN if p <= alpha else NOT_CORRECTED
 
 
