@@ -105,9 +105,8 @@ def _plan_command(design: str) -> click.Command:
 
     for option in reversed(_PLAN_OPTIONS):
         callback = option(callback)
-    return click.command(name=design, help=f"Plan the {design!r} design (see `medmat study`).")(
-        callback
-    )
+    state = "" if design in RUNNABLE else " (declared in designs.yaml; not plannable yet)"
+    return click.command(name=design, help=f"Plan the {design!r} design{state}.")(callback)
 
 
 class StudyGroup(click.Group):
