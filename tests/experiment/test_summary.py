@@ -84,6 +84,20 @@ def test_constant_answers_make_the_verdict_uninformative():
     assert res.verdicts[0].verdict.startswith("uninformative: related answers 'Linear lesion'")
 
 
+def test_a_constant_control_arm_is_flagged_but_the_contrast_stays_informative():
+    # unrelated data teaches nothing about the target: it answers one label (chance on a
+    # balanced test set); related learned, so "related vs unrelated" is related vs chance
+    preds = {"related": [run(0.6, s) for s in range(3)],
+             "unrelated": [constant("Nodule")] * 3,
+             "target_trained": [run(0.9, 20 + s) for s in range(3)]}
+    res = summarise(preds)
+    assert res.arms["unrelated"].flagged[0].check == "constant_answer"
+    assert not res.arms["related"].flagged
+    gain = res.diffs["related_minus_unrelated"]
+    assert gain.ci95[0] > 0 and gain.ci95[1] > gain.ci95[0]
+    assert res.verdicts[0].verdict == "CG gain"
+
+
 def test_image_independent_arm_and_unlearnable_target_are_flagged():
     related = [run(0.6, s) for s in range(3)]
     preds = {"related": related, "unrelated": [run(0.3, 10 + s) for s in range(3)],

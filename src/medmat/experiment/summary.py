@@ -120,7 +120,12 @@ def summarise_target(
         name = f"related_minus_{b}"
         if name not in diffs:
             diffs[name] = _contrast(cfg, "related", b, arm_preds)
-        flags = [*checks["related"], *checks[b], *([learn] if learn else [])]
+        # Only the arm under test (related) and the target's learnability can make a contrast
+        # uninformative. A degenerate comparison arm (one answer, or image-blind) scores chance
+        # on the label-balanced test set, so the contrast is still a valid "related vs chance"
+        # (its flag is printed beside the arm); flagging it too would make every builtin-model
+        # test uninformative, since unrelated data teaches nothing about the target's images.
+        flags = [*checks["related"], *([learn] if learn else [])]
         said = evaluate.verdict(diffs[name], *flags, positive=positive, negative=negative)
         verdicts.append(Verdict(question=question, contrast=name, verdict=said))
 
