@@ -235,8 +235,10 @@ def main(run: Runner = run_quickstart, argv: list[str] | None = None) -> list[di
     args = ap.parse_args(argv)
     from medmat.records import read_items
 
-    keys = [(lab, lab_seed) for lab in args.labs.split(",")
-            for lab_seed in _seed_list(args.lab_seeds)]
+    # lab seeds outermost, so a partial run (rerun later: finished runs are reused) covers
+    # both labs for the first seeds
+    keys = [(lab, lab_seed) for lab_seed in _seed_list(args.lab_seeds)
+            for lab in args.labs.split(",")]
     arms = [a for a in args.arms.split(",") if a] or None
     jobs = [(quickstart_config(seed, lab == "null", _seed_list(args.train_seeds) or None, arms),
              args.out / f"{lab}-{seed}") for lab, seed in keys]
