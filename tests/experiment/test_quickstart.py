@@ -12,7 +12,7 @@ from medmat.experiment import run_experiment
 
 
 def check_metrics_shape(m: dict, null: bool) -> None:
-    assert m["lab"]["null"] is null and m["seeds"] == [0, 1, 2] and m["schema_version"] == 2
+    assert m["lab"]["null"] is null and m["seeds"] == [0, 1, 2] and m["schema_version"] == 3
     assert len(m["targets"]) >= 2
     for t in m["targets"]:
         assert set(t["target"]) >= {"modality", "area", "task"}

@@ -21,7 +21,7 @@ def test_outputs_have_the_documented_shape(config, tmp_path):
     result = run_experiment(config(), tmp_path)
     m = result.to_dict()
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert on_disk == m and on_disk["schema_version"] == 2
+    assert on_disk == m and on_disk["schema_version"] == 3
     assert m["seeds"] == [0] and m["lab"] == {"null": False, "seed": 0, "size": 32}
     assert "wall_seconds" not in m  # metrics are a pure function of the predictions
     (target,) = m["targets"]

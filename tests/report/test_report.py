@@ -225,7 +225,7 @@ def test_format_and_rich_table(make_metrics):
          "targets[0].arms.untrained.ci95: Value error, interval low"),
         (lambda m: m["targets"][0]["target"].pop("task"), "targets[0].target.task: missing field"),
         (lambda m: m.pop("schema_version"), "missing field 'schema_version'"),
-        (lambda m: m.update(schema_version=1), "schema version 1 is not 2"),
+        (lambda m: m.update(schema_version=1), "schema version 1 is not 3"),
         (lambda m: m.update(wall_seconds=3.0), "wall_seconds: Extra inputs are not permitted"),
     ],
 )  # fmt: skip

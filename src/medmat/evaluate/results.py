@@ -20,7 +20,11 @@ from medmat.errors import MedmatError
 
 # Version 2: arms and contrasts are lists of typed objects; no wall time (metrics are a pure
 # function of the predictions, so a rerun writes identical bytes).
-METRICS_SCHEMA_VERSION = 2
+# Version 3: grounding targets: optional box metrics per arm (``boxes``), per contrast
+# (``metric``, ``boxes``) and the whole-image baseline per target. A version-2 file is a valid
+# version-3 file without them, so both are read.
+METRICS_SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (2, 3)
 # The four arms of every CG comparison, in the order tables and plots show them; any other arm
 # (ablations such as "only_modality") follows, sorted by name.
 CANONICAL_ARMS = ("related", "unrelated", "target_trained", "untrained")
@@ -100,6 +104,42 @@ class Verdict(_Model):
     verdict: str
 
 
+class BoxMetric(_Model):
+    """One grounding metric (cIoU, mIoU or acc@0.5) of one arm over every training seed."""
+
+    value: float
+    ci95: Interval
+    per_seed: tuple[float, ...] = ()
+
+    _interval = field_validator("ci95")(_check_interval)
+
+
+class BoxArm(_Model):
+    """An arm's grounding metrics (:mod:`medmat.evaluate.box_seeds`); ``n_miss`` counts
+    replies without a readable box over every seed run (each scored IoU 0)."""
+
+    ciou: BoxMetric
+    miou: BoxMetric
+    acc50: BoxMetric
+    n_miss: int = 0
+    miss_per_seed: tuple[int, ...] = ()
+    threshold: float = 0.5
+    method: str = ""
+
+
+class BoxDelta(_Model):
+    """One grounding metric of arm ``a`` minus arm ``b`` on the same items, paired."""
+
+    diff: float
+    ci95: Interval
+    p_value: float | None = None
+    a: float | None = None
+    b: float | None = None
+    per_seed: tuple[float, ...] = ()
+
+    _interval = field_validator("ci95")(_check_interval)
+
+
 class ArmResult(_Model):
     """One training arm evaluated on one target's test items (over every training seed)."""
 
@@ -123,6 +163,8 @@ class ArmResult(_Model):
     sd: float | None = None
     general: dict[str, int] = {}  # the general-domain mix (the same in every trained arm)
     flags: tuple[Flag, ...] = ()  # every check run on the arm; see ``flagged``
+    # grounding targets: cIoU, mIoU and acc@0.5; ``accuracy`` is then acc@0.5 (IoU >= 0.5)
+    boxes: BoxArm | None = None
 
     _interval = field_validator("ci95")(_check_interval)
     _finite = field_validator("accuracy", "mean", "sd", "chance")(_finite_or_none)
@@ -134,7 +176,12 @@ class ArmResult(_Model):
 
 
 class Contrast(_Model):
-    """Accuracy of arm ``a`` minus arm ``b`` on the same items, with a paired interval."""
+    """``metric`` of arm ``a`` minus arm ``b`` on the same items, with a paired interval.
+
+    ``metric`` is "accuracy" (classification) or "ciou" (grounding targets: the study's
+    metric; ``acc_a``/``acc_b`` then hold the two arms' cIoU and ``boxes`` every box metric's
+    difference: ciou, miou, acc50).
+    """
 
     name: str
     diff: float | None
@@ -152,6 +199,8 @@ class Contrast(_Model):
     per_seed: tuple[float, ...] = ()  # per-seed differences (seed i of a minus seed i of b)
     per_seed_a: tuple[float, ...] = ()
     per_seed_b: tuple[float, ...] = ()
+    metric: str = "accuracy"
+    boxes: dict[str, BoxDelta] | None = None
 
     _interval = field_validator("ci95")(_check_interval)
 
@@ -167,6 +216,8 @@ class TargetResult(_Model):
     learnable: bool | None = None
     learnability: Flag | None = None
     verdicts: tuple[Verdict, ...] = ()
+    # grounding targets: cIoU of the trivial whole-image box on the same test items
+    whole_image_ciou: float | None = None
 
     @model_validator(mode="after")
     def _names_match(self) -> TargetResult:
@@ -184,6 +235,11 @@ class TargetResult(_Model):
     @property
     def cell(self) -> Cell:
         return self.target
+
+    @property
+    def is_grounding(self) -> bool:
+        """A grounding target: its arms carry box metrics (cIoU decides its verdicts)."""
+        return any(a.boxes is not None for a in self.arms.values())
 
     @property
     def ordered_arms(self) -> tuple[ArmResult, ...]:
@@ -229,10 +285,11 @@ class ExperimentResult(_Model):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
-        if v != METRICS_SCHEMA_VERSION:
+        if v not in READABLE_SCHEMA_VERSIONS:
             raise ValueError(
-                f"schema version {v} is not {METRICS_SCHEMA_VERSION} (this medmat's); rerun the "
-                "experiment with this medmat to rewrite it"
+                f"schema version {v} is not {METRICS_SCHEMA_VERSION} (this medmat's) or another "
+                f"it reads {READABLE_SCHEMA_VERSIONS}; rerun the experiment with this medmat to "
+                "rewrite it"
             )
         return v
 

@@ -111,30 +111,44 @@ def _weights(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
     return rng.multinomial(n, np.full(n, 1.0 / n), size=rows).astype(np.float64)
 
 
-def _replicates(tables: Sequence[np.ndarray], signs: Sequence[float], n_boot: int,
-                seed: int) -> np.ndarray:
-    """Bootstrap replicates of sum_k sign_k * mean(table_k over drawn seeds x drawn items).
+def replicate_sums(tables: Sequence[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
+    """Two-level bootstrap sums: for each ``(seeds, k, items)`` table, its ``(n_boot, k)``
+    replicates of sum over drawn items of the mean over drawn seeds, column by column.
 
     Seeds are drawn independently per table (a seed number shared by two arms is no pairing:
     they train on different data); items are drawn once per replicate for all tables (the arms
-    answer the same items). With one seed the seed draw is the identity.
+    answer the same items). With one seed the seed draw is the identity. The ``k`` columns of
+    a table share its draws, so a ratio of two columns (cIoU: intersections over unions) is
+    resampled as one statistic.
     """
     rng = np.random.default_rng(seed)
-    n_items = tables[0].shape[1]
-    out = np.empty(n_boot)
+    n_items = tables[0].shape[-1]
+    outs = [np.empty((n_boot, t.shape[1])) for t in tables]
     for lo in range(0, n_boot, _CHUNK):
         rows = min(_CHUNK, n_boot - lo)
-        total = np.zeros(rows)
         items = _weights(rng, rows, n_items)
-        for table, sign in zip(tables, signs, strict=True):
+        for table, out in zip(tables, outs, strict=True):
             n_seeds = table.shape[0]
-            if n_seeds == 1:
-                per_item = np.broadcast_to(table[0], (rows, n_items))
-            else:
-                per_item = _weights(rng, rows, n_seeds) @ table / n_seeds
-            total += sign * np.einsum("ri,ri->r", per_item, items) / n_items
-        out[lo:lo + rows] = total
-    return out
+            seeds = None if n_seeds == 1 else _weights(rng, rows, n_seeds)
+            for k in range(table.shape[1]):
+                if seeds is None:
+                    per_item = np.broadcast_to(table[0, k], (rows, n_items))
+                else:
+                    per_item = seeds @ table[:, k, :] / n_seeds
+                out[lo:lo + rows, k] = np.einsum("ri,ri->r", per_item, items)
+    return outs
+
+
+def _replicates(tables: Sequence[np.ndarray], signs: Sequence[float], n_boot: int,
+                seed: int) -> np.ndarray:
+    """Bootstrap replicates of sum_k sign_k * mean(table_k over drawn seeds x drawn items)
+    (seeds x items tables; the draws of :func:`replicate_sums`)."""
+    n_items = tables[0].shape[1]
+    sums = replicate_sums([t[:, None, :] for t in tables], n_boot, seed)
+    total = np.zeros(n_boot)
+    for s, sign in zip(sums, signs, strict=True):
+        total += sign * s[:, 0] / n_items
+    return total
 
 
 def _interval(boot: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -30,6 +30,7 @@ from medmat.manifest import (
     output_digests,
     write_manifest,
 )
+from medmat.predictions import row_to_prediction
 from medmat.progress import progress_bar
 from medmat.records import Prediction, QAItem, write_predictions
 from medmat.splits import Plan, SubsetInfo
@@ -127,11 +128,8 @@ def _answer_protocol_digest() -> str:
 
 
 def read_predictions(path: Path) -> list[Prediction]:
-    rows = pq.read_table(path).to_pylist()
-    return [
-        Prediction(r["item_id"], r["answer"], r["predicted"], r["n_options"], tuple(r["scores"]))
-        for r in rows
-    ]
+    # row_to_prediction keeps a grounding table's boxes, so a resumed run scores them too
+    return [row_to_prediction(r) for r in pq.read_table(path).to_pylist()]
 
 
 def run_arm(

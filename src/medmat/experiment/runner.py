@@ -28,6 +28,7 @@ from medmat.experiment.config import ExperimentConfig, load_config
 from medmat.experiment.planning import LATTICE_COLUMNS, plan_experiment, plan_json, plan_table
 from medmat.experiment.stages import prepare_items, prepare_lab
 from medmat.experiment.summary import summarise_target
+from medmat.experiment.summary_boxes import box_examples
 from medmat.io import read_json, write_text
 from medmat.manifest import (
     Manifest,
@@ -38,6 +39,7 @@ from medmat.manifest import (
     write_manifest,
 )
 from medmat.records import Prediction, QAItem, read_records_table, records_path
+from medmat.report.box_figure import BOXES_PNG
 from medmat.splits import lattice_from_table
 
 console = Console(stderr=True)
@@ -124,6 +126,7 @@ def run_experiment(
     console.print(plan_table(plans))
 
     targets_out = []
+    examples = []  # grounding targets' test images with their boxes (boxes.png)
     arm_fingerprints: list[str] = []
     trained: dict[str, str] = {}  # model key -> the first arm that trains it
     for plan in plans:
@@ -149,6 +152,7 @@ def run_experiment(
                 arm_fingerprints.append(fp)
         options = {it.id: tuple(it.options) for it in test_all}
         targets_out.append((plan, arm_preds, dropped, arm_shuffled, options))
+        examples += box_examples(plan, arm_preds, test_all, stage.image_root)
 
     want = experiment_manifest(cfg, {
         "records": file_digest(records),
@@ -182,8 +186,9 @@ def run_experiment(
             from medmat.report import write_report
 
             write_text(out / METRICS, result.to_json())
-            write_report(result, out)
-            outputs = output_digests(out, [METRICS, PLAN, *REPORT_FILES])
+            write_report(result, out, box_examples=examples)
+            figures = [BOXES_PNG] if examples else []
+            outputs = output_digests(out, [METRICS, PLAN, *REPORT_FILES, *figures])
             write_manifest(out, want.with_outputs(outputs))
     if _is_main_process():
         write_text(out / RUN_LOG, "\n".join(log.lines) + "\n")

@@ -11,11 +11,15 @@ above chance), and three questions get a verdict that respects those flags:
   related above it is recombination, not transfer from one source. The best component is chosen
   after seeing the results, which makes a "recombination" verdict harder to reach (conservative);
 - related vs ``only_task`` (beyond knowing the task's labels).
+
+A grounding target (every test item has a true box) is scored by cIoU, mIoU and acc@0.5 and
+its contrasts and verdicts use cIoU (:mod:`medmat.experiment.summary_boxes`); the answer-text
+checks do not apply to boxes, and learnability is judged against the whole-image box.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from medmat import evaluate
 from medmat.evaluate.degenerate import CG_GAIN, NEGATIVE, Check
@@ -29,6 +33,7 @@ from medmat.evaluate.results import (
     Verdict,
 )
 from medmat.evaluate.seeds import SeedAccuracy
+from medmat.experiment import summary_boxes as sb
 from medmat.experiment.config import ExperimentConfig
 from medmat.records import Prediction
 from medmat.splits import Plan
@@ -85,6 +90,8 @@ def summarise_target(
     arms: dict[str, ArmResult] = {}
     acc_of: dict[str, SeedAccuracy] = {}
     checks: dict[str, list[Check]] = {}
+    if sb.is_grounding(t.subset, arm_preds):
+        return _grounding_target(cfg, plan, arm_preds, dropped)
     for arm in plan.arms:
         runs = arm_preds[arm.name]
         pooled = [p for run in runs for p in run]
@@ -110,16 +117,36 @@ def summarise_target(
             general=dict(sorted(arm.general.items())),
             flags=tuple(_flag(c) for c in checks[arm.name]),
         )
-    diffs = {f"{a}_minus_{b}": _contrast(cfg, a, b, arm_preds)
-             for a, b in _wanted_contrasts([a.name for a in plan.arms])}
     learn = (evaluate.learnability(acc_of["target_trained"]) if "target_trained" in acc_of
              else None)
+    scores = {n: a.estimate for n, a in acc_of.items()}
+    diffs, verdicts = _verdicts(cfg, plan, arm_preds, scores, checks, learn, _contrast)
+    return TargetResult(
+        target=Cell(subset=t.subset, modality=t.modality, area=t.area, task=t.task),
+        arms=arms,
+        diffs=diffs,
+        dropped_leaky_test_items=dropped,
+        learnable=None if learn is None else not learn.flagged,
+        learnability=None if learn is None else _flag(learn),
+        verdicts=tuple(verdicts),
+    )
+
+
+def _verdicts(cfg: ExperimentConfig, plan: Plan, arm_preds: Mapping[str, Runs],
+              scores: Mapping[str, float], checks: Mapping[str, list[Check]],
+              learn: Check | None, contrast: Callable[..., Contrast],
+              ) -> tuple[dict[str, Contrast], list[Verdict]]:
+    """The wanted contrasts and the three questions' verdicts (``scores``: each arm's point
+    estimate of the verdict metric, which picks the best single component)."""
+    names = [a.name for a in plan.arms]
+    diffs = {f"{a}_minus_{b}": contrast(cfg, a, b, arm_preds)
+             for a, b in _wanted_contrasts(names)}
     verdicts: list[Verdict] = []
 
     def ask(question: str, b: str, positive: str, negative: str) -> None:
         name = f"related_minus_{b}"
         if name not in diffs:
-            diffs[name] = _contrast(cfg, "related", b, arm_preds)
+            diffs[name] = contrast(cfg, "related", b, arm_preds)
         # Only the arm under test (related) and the target's learnability can make a contrast
         # uninformative. A degenerate comparison arm (one answer, or image-blind) scores chance
         # on the label-balanced test set, so the contrast is still a valid "related vs chance"
@@ -129,22 +156,36 @@ def summarise_target(
         said = evaluate.verdict(diffs[name], *flags, positive=positive, negative=negative)
         verdicts.append(Verdict(question=question, contrast=name, verdict=said))
 
-    if "related" in arms:
-        if "unrelated" in arms:
+    if "related" in names:
+        if "unrelated" in names:
             ask("related vs unrelated", "unrelated", CG_GAIN, NEGATIVE)
-        components = [n for n in arms if n.startswith(COMPONENT_PREFIXES)]
+        components = [n for n in names if n.startswith(COMPONENT_PREFIXES)]
         if components:
-            best = max(components, key=lambda n: (acc_of[n].estimate, n))
+            best = max(components, key=lambda n: (scores[n], n))
             ask(f"related vs its best single component ({best})", best, "recombination",
                 "component better")
-        if "only_task" in arms:
+        if "only_task" in names:
             ask("related vs only_task", "only_task", "beyond the task", "task alone better")
+    return diffs, verdicts
+
+
+def _grounding_target(cfg: ExperimentConfig, plan: Plan, arm_preds: dict[str, Runs],
+                      dropped: int) -> TargetResult:
+    """A grounding target's result: box metrics per arm, cIoU contrasts and verdicts."""
+    t = plan.target
+    arms, metrics = {}, {}
+    for arm in plan.arms:
+        arms[arm.name], metrics[arm.name] = sb.box_arm(cfg, arm, arm_preds[arm.name])
+    whole = sb.baseline(arm_preds[plan.arms[0].name])
+    learn = (sb.box_learnability(metrics["target_trained"], whole)
+             if "target_trained" in metrics else None)
+    scores = {n: m.metrics[sb.VERDICT_METRIC].estimate for n, m in metrics.items()}
+    diffs, verdicts = _verdicts(cfg, plan, arm_preds, scores, {n: [] for n in arms}, learn,
+                                sb.box_contrast)
     return TargetResult(
         target=Cell(subset=t.subset, modality=t.modality, area=t.area, task=t.task),
-        arms=arms,
-        diffs=diffs,
-        dropped_leaky_test_items=dropped,
+        arms=arms, diffs=diffs, dropped_leaky_test_items=dropped,
         learnable=None if learn is None else not learn.flagged,
         learnability=None if learn is None else _flag(learn),
-        verdicts=tuple(verdicts),
+        verdicts=tuple(verdicts), whole_image_ciou=whole,
     )

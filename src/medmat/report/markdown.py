@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 
 from medmat.report.bias import DEFAULT_THRESHOLD, describe_gap, letter_gap
+from medmat.report.box_figure import BOXES_PNG
+from medmat.report.box_tables import (
+    GROUNDING_NOTE,
+    baseline_line,
+    box_arm_table_md,
+    box_contrasts_table_md,
+)
 from medmat.report.schema import Report, Target
 from medmat.report.tables import (
     UNINFORMATIVE,
@@ -117,7 +124,28 @@ def _expectation(report: Report) -> list[str]:
     return out
 
 
+def _grounding_section(t: Target) -> list[str]:
+    """A grounding target: box metrics, verdicts on cIoU, paired box differences."""
+    out = [f"### {target_label(t)} (`{t.cell.subset}`): grounding", ""]
+    n = max(a.n for a in t.ordered_arms)
+    out += [f"{n} test items. {baseline_line(t)}", "", box_arm_table_md(t)]
+    verdicts = verdicts_table_md(t)
+    if verdicts:
+        out += ["Verdicts (cIoU):", "", verdicts]
+    notes = [f"- {t.learnability.reason}."] if t.learnability is not None else []
+    notes += [f"- {v.question}: {v.verdict}." for v in t.verdicts
+              if v.verdict.startswith(UNINFORMATIVE)]
+    if notes:
+        out += ["Learnability:", "", *notes, ""]
+    contrasts = box_contrasts_table_md(t)
+    if contrasts:
+        out += ["Paired differences:", "", contrasts]
+    return out
+
+
 def _target_section(t: Target) -> list[str]:
+    if t.is_grounding:
+        return _grounding_section(t)
     out = [f"### {target_label(t)} (`{t.cell.subset}`)", ""]
     facts = [f"{max(a.n for a in t.ordered_arms)} test items"]
     if t.chance is not None:
@@ -146,6 +174,8 @@ def _target_section(t: Target) -> list[str]:
 def _quality_notes(report: Report, threshold: float) -> list[str]:
     flagged, unread, no_answer = [], [], []
     for t in report.targets:
+        if t.is_grounding:  # boxes: misses are in the target's table, no letters to compare
+            continue
         for arm in t.ordered_arms:
             where = f"{target_label(t)}, arm `{arm.name}`"
             if arm.letter_bias is not None:
@@ -177,8 +207,10 @@ def _quality_notes(report: Report, threshold: float) -> list[str]:
     return out
 
 
-def build_markdown(report: Report, letter_bias_threshold: float = DEFAULT_THRESHOLD) -> str:
-    """The full text of report.md (deterministic: depends on ``report`` only)."""
+def build_markdown(report: Report, letter_bias_threshold: float = DEFAULT_THRESHOLD, *,
+                   box_figure: bool = False) -> str:
+    """The full text of report.md (deterministic: depends on ``report`` and ``box_figure``,
+    whether boxes.png is beside it)."""
     title = "# medmat compositional-generalization experiment"
     if report.is_null:
         title += " (negative control)"
@@ -196,7 +228,14 @@ def build_markdown(report: Report, letter_bias_threshold: float = DEFAULT_THRESH
                f"{', '.join(f'`{a}`' for a in report.arm_names)}.")  # fmt: skip
     out += ["", "## Summary: related − unrelated", "", gains_table_md(report)]
     out += _expectation(report)
-    out += [f"![accuracy per arm and target]({ACCURACY_PNG})", "", "## Targets", ""]
+    out += [f"![accuracy per arm and target]({ACCURACY_PNG})", ""]
+    if any(t.is_grounding for t in report.targets):
+        out += ["## Grounding", "", GROUNDING_NOTE, ""]
+        if box_figure:
+            out += ["Example test images: true box dashed black, each main arm's box (first "
+                    "training seed) in its colour.", "",
+                    f"![true and predicted boxes]({BOXES_PNG})", ""]  # fmt: skip
+    out += ["## Targets", ""]
     for t in report.targets:
         out += _target_section(t)
     out += ["## Answer quality", "", *_quality_notes(report, letter_bias_threshold), ""]

@@ -191,7 +191,8 @@ def _gain_cells(target: Target) -> list[str]:
 def gains_table_md(report: Report) -> str:
     """target | related − unrelated | 95% CI | p | verdict, one row per target."""
     rows = [
-        [f"{target_label(t)} (`{t.cell.subset}`)", *_gain_cells(t)] for t in report.targets
+        [f"{target_label(t)} (`{t.cell.subset}`)" + (" — cIoU" if t.is_grounding else ""),
+         *_gain_cells(t)] for t in report.targets
     ]
     header = ["target", f"related {MINUS} unrelated (points)", "95% CI", "p", "verdict"]
     return _md_table(header, rows)
