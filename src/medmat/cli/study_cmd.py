@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from medmat.study.setup import Planned
 
 PLAN_KIND = "study-plan"  # the manifest kind of a plan folder (medmat.study.run.PLAN_KIND)
-RUNNABLE = ("pairwise", "ablation")
+RUNNABLE = ("pairwise", "ablation", "cls-det")
 
 
 def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
@@ -199,7 +199,7 @@ def _summary(planned: Planned, design: str, out: Path) -> None:
     from medmat.study.plan_output import plan_markdown
 
     plan = planned.plan
-    n_rows = len(plan.combinations) or len(plan.ablation)
+    n_rows = len(plan.combinations) or len(plan.ablation) or len(plan.clsdet)
     click.echo(f"planned {design} on {plan.source}: {len(plan.targets)} target(s), {n_rows} "
                f"row(s), {len(planned.configs)} config(s), {len(plan.skipped)} skipped -> {out}")
     if design == "pairwise" and plan.source == "catalog":

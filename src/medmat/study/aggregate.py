@@ -169,6 +169,13 @@ def study_result(
     if design == "ablation":
         ablation = tuple(ablation_target(n, r, plan_dir / "runs" / n) for n, r in results.items())
         return StudyResult(**common, ablation=ablation)
+    if design == "cls-det":
+        from medmat.study.clsdet_results import clsdet_result
+
+        rows = {r["experiment"]: r for r in read_plan_rows(plan_dir)}
+        return StudyResult(**common, clsdet=tuple(
+            clsdet_result(n, rows.get(n, {}).get("direction", ""), r)
+            for n, r in results.items()))
     rows = {r["experiment"]: r for r in read_plan_rows(plan_dir)}
     missing = [n for n in results if n not in rows]
     if missing:

@@ -122,6 +122,11 @@ def plan_on_lattice(
     if cap < 1:
         raise MedmatError(f"--cap {cap}: give at least 1 training item per subset")
     sources = lattice_sources(lattice, reg)
+    if design == "cls-det":  # detection subsets are targets and helpers here (its own planner)
+        from medmat.study.clsdet import plan_clsdet_on
+
+        return plan_clsdet_on(CatalogPlan("cls-det", cap, True, source=source), sources,
+                              targets, lattice, seed=seed)
     chosen, skipped = choose_targets(lattice, sources, targets)
     if design == "pairwise":
         plan = CatalogPlan("pairwise", cap, True, skipped=skipped, source=source)

@@ -40,6 +40,10 @@ def _budgets(budgets: dict[str, int]) -> str:
 def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
     """One row per combination (pairwise) or per target and arm (ablation)."""
     sizes = "counted" if plan.sizes_known else "assumed"
+    if plan.design == "cls-det":
+        from medmat.study import clsdet
+
+        return clsdet.plan_rows(plan)
     if plan.design == "pairwise":
         return [
             {"target": c.target.no, "target_mat": c.target.mat(), "direction": c.direction,
@@ -61,8 +65,15 @@ def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _columns(plan: CatalogPlan) -> tuple[str, ...]:
+    from medmat.study import clsdet
+
+    return {"pairwise": PAIRWISE_COLUMNS, "cls-det": clsdet.COLUMNS}.get(plan.design,
+                                                                        ABLATION_COLUMNS)
+
+
 def plan_csv(plan: CatalogPlan) -> str:
-    columns = PAIRWISE_COLUMNS if plan.design == "pairwise" else ABLATION_COLUMNS
+    columns = _columns(plan)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -73,7 +84,7 @@ def plan_csv(plan: CatalogPlan) -> str:
 def plan_markdown(plan: CatalogPlan) -> str:
     """A readable plan: summary, the published examples (pairwise), the table, skipped targets."""
     rows = plan_rows(plan)
-    columns = PAIRWISE_COLUMNS if plan.design == "pairwise" else ABLATION_COLUMNS
+    columns = _columns(plan)
     shown = [c for c in columns if c not in ("sizes",)]
     lines = [f"# `{plan.design}` planned on {SOURCE_WORDS.get(plan.source, plan.source)}", ""]
     lines.append(f"- targets planned: {len(plan.targets)}; skipped: {len(plan.skipped)}")
@@ -81,6 +92,10 @@ def plan_markdown(plan: CatalogPlan) -> str:
         n_primary = sum(c.primary for c in plan.combinations)
         lines.append(f"- combinations: {len(plan.combinations)} ({n_primary} primary: "
                      f"{PRIMARY_RULE})")  # fmt: skip
+    elif plan.design == "cls-det":
+        from medmat.study import clsdet
+
+        lines += clsdet.summary_lines(plan)
     else:
         lines.append(f"- arms: {len(rows)}; arm cap {plan.arm_cap} items")
     lines.append(f"- training cap per subset: {plan.cap} items")
@@ -125,6 +140,10 @@ def experiment_configs(
               "backend": backend, "backend_options": dict(backend_options),
               "seeds": list(seeds)}  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
+    if plan.design == "cls-det":
+        from medmat.study import clsdet
+
+        return clsdet.experiment_configs(plan, common)
     if plan.design == "pairwise":
         for c in plan.combinations:
             if primary_only and not c.primary:

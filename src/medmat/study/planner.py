@@ -107,10 +107,13 @@ class CatalogPlan:
     arm_cap: int | None = None
     # what the plan was made on: "catalog" (the 53 upstream subsets), "lab" or "records"
     source: str = "catalog"
+    # the cls-det design's experiments (medmat.study.clsdet.ClsDetCombination)
+    clsdet: list = field(default_factory=list)
 
     @property
     def targets(self) -> list[str]:
         found = [c.target.no for c in self.combinations] + [a.target.no for a in self.ablation]
+        found += [c.target.no for c in self.clsdet]
         return sorted(set(found))
 
 

@@ -118,6 +118,10 @@ def report_markdown(result: StudyResult) -> str:
     lines = _header(result)
     if result.design == "pairwise":
         lines += _pairwise(result)
+    elif result.design == "cls-det":
+        from medmat.study.clsdet_results import clsdet_markdown
+
+        lines += clsdet_markdown(result)
     else:
         lines += ["- one table per target: each arm's accuracy and its paired difference (points) "
                   "to `all_related` and to `untrained`"]  # fmt: skip

@@ -94,6 +94,33 @@ class AblationTarget(_Model):
     arms: tuple[AblationArmResult, ...]
 
 
+class ClsDetArm(_Model):
+    """One arm of a cls-det experiment: the target's metric (cIoU for a detection target,
+    accuracy for a classification target) and its accuracy (acc@0.5 for detection)."""
+
+    name: str
+    n_train: int
+    metric: Estimate
+    accuracy: Estimate
+    n_miss: int | None = None  # detection: replies without a readable box, over every seed
+
+
+class ClsDetResult(_Model):
+    """One cls-det experiment (medmat.study.clsdet): a target helped by the other task kind."""
+
+    experiment: str
+    target: Cell
+    direction: str  # det_from_cls or cls_from_det
+    metric: str  # "ciou" or "accuracy": what the gains and verdicts measure
+    arms: tuple[ClsDetArm, ...]
+    gain: Estimate | None = None  # related - unrelated, paired
+    gain_p: float | None = None
+    over_single: Estimate | None = None  # related - target_trained (the study's det+cls gain)
+    over_single_p: float | None = None
+    verdict: str = ""  # the experiment's related-vs-unrelated verdict (flags respected)
+    whole_image_ciou: float | None = None  # detection: the trivial whole-image box
+
+
 class StudyResult(_Model):
     """Everything a study run measured; the study's ``metrics.json`` is this object as JSON."""
 
@@ -109,6 +136,7 @@ class StudyResult(_Model):
     multiplicity: Multiplicity | None = None
     combinations: tuple[CombinationResult, ...] = ()
     ablation: tuple[AblationTarget, ...] = ()
+    clsdet: tuple[ClsDetResult, ...] = ()
 
     @field_validator("schema_version")
     @classmethod

@@ -80,7 +80,7 @@ def run_study(plan_dir: str | Path, *, log: Log | None = None) -> StudyResult:
                           f"{base}`")  # fmt: skip
     settings = manifest.config
     design, source = str(settings.get("design", "")), str(settings.get("source", "catalog"))
-    if design not in ("pairwise", "ablation"):
+    if design not in ("pairwise", "ablation", "cls-det"):
         raise MedmatError(f"{base}/manifest.json: design {design!r} cannot run; replan")
     configs = _configs(base)
     records = _shared_records(base, configs, say)

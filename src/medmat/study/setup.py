@@ -103,14 +103,18 @@ def plan_lab(req: PlanRequest, *, lab_seed: int, null: bool, cells: Sequence[str
              n_train: int | None, n_test: int | None, size: int = 64) -> Planned:
     """The design on the synthetic lab (default cells and targets unless given)."""
     from medmat.experiment.planning import lattice_from_lab
+    from medmat.study import clsdet
     from medmat.study import lattice_plan as lp
     from medmat.study.plan_output import experiment_configs
 
-    spec = lp.lab_spec(seed=lab_seed, null=null, cells=cells, size=size,
+    default_cells, default_targets = ((clsdet.DEFAULT_LAB_CELLS, clsdet.DEFAULT_LAB_TARGETS)
+                                      if req.design == "cls-det" else
+                                      (lp.DEFAULT_LAB_CELLS, lp.DEFAULT_LAB_TARGETS))
+    spec = lp.lab_spec(seed=lab_seed, null=null, cells=cells or default_cells, size=size,
                        n_train=lp.LAB_N_TRAIN if n_train is None else n_train,
                        n_test=lp.LAB_N_TEST if n_test is None else n_test)  # fmt: skip
     lattice = lattice_from_lab(spec)
-    targets = req.targets if req.targets or cells else list(lp.DEFAULT_LAB_TARGETS)
+    targets = req.targets if req.targets or cells else list(default_targets)
     cap = spec.n_train if req.cap is None else req.cap
     plan = lp.plan_on_lattice(req.design, lattice, source="lab", targets=targets, cap=cap,
                               seed=req.seed)  # fmt: skip
