@@ -9,6 +9,11 @@ same types. Rows are written in row groups through ``Features``' Arrow schema (w
 Typed columns: ``label`` is a ``ClassLabel`` over the build's label space (the sorted union of
 every subset's labels, from summary.json), so the same label has the same index in every split
 and every export of one build. The Med-MAT keys stay strings, as published.
+
+Grounding builds (items with a true box) add ``answer_box``: four float64 (a fixed-size list,
+``[x1, y1, x2, y2]`` as fractions of the image, :mod:`medmat.qa.boxes`), null for classification
+items; a grounding item's ``label`` is -1 (``ClassLabel``'s "no label": its answer is a box).
+Builds without grounding items are written exactly as before (no box column).
 """
 
 from __future__ import annotations
@@ -50,9 +55,20 @@ def label_names(inp: ExportInput) -> list[str]:
     return sorted({str(lab) for labels in spaces.values() for lab in labels})
 
 
-def hf_features(labels: list[str]):
+BOX_COLUMN = "answer_box"
+NO_LABEL = -1  # ClassLabel's "no label" (datasets' convention), for grounding items
+
+
+def has_boxes(inp: ExportInput) -> bool:
+    """Does the build hold grounding items (a non-null ``answer_box``)?"""
+    table = inp.table
+    return BOX_COLUMN in table.column_names and table.column(BOX_COLUMN).null_count < len(table)
+
+
+def hf_features(labels: list[str], boxes: bool = False):
     ds = _datasets()
     string = ds.Value("string")
+    box = {BOX_COLUMN: ds.List(ds.Value("float64"), length=4)} if boxes else {}
     return ds.Features(
         {
             "image": ds.Image(),
@@ -73,6 +89,7 @@ def hf_features(labels: list[str]):
             "split": string,
             "record_id": string,
             "template": ds.Value("int32"),
+            **box,
         }
     )
 
@@ -92,12 +109,18 @@ def write_image_parquet(rows: list[dict], images: dict[str, ImageFile], dest: Pa
                 data, _ = image_bytes(img)
                 batch["image"].append({"bytes": data, "path": img.rel})
                 batch["image_path"].append(img.rel)
-                if r["Answer"] not in index:
+                box = r.get(BOX_COLUMN)
+                if BOX_COLUMN in batch:
+                    batch[BOX_COLUMN].append(None if box is None else [float(v) for v in box])
+                if box is not None:  # a grounding item: its answer is a box, not a label
+                    batch["label"].append(NO_LABEL)
+                elif r["Answer"] not in index:
                     raise MedmatError(
                         f"item {r['id']}: answer {r['Answer']!r} is not in the build's label "
                         f"spaces (summary.json); rebuild the items with `medmat build`"
                     )
-                batch["label"].append(index[r["Answer"]])
+                else:
+                    batch["label"].append(index[r["Answer"]])
                 for col in METADATA_COLUMNS:
                     batch[col].append(r[col])
             writer.write_table(pa.Table.from_pydict(features.encode_batch(batch), schema=schema))
@@ -111,7 +134,7 @@ def write_hf(ctx: WriteContext) -> list[str]:
     from medmat.export.hf_card import dataset_card
 
     inp = ctx.inp
-    features = hf_features(label_names(inp))
+    features = hf_features(label_names(inp), boxes=has_boxes(inp))
     for split in inp.splits:
         write_image_parquet(inp.rows(split), ctx.images, ctx.stage / shard_name(split), features)
     card = dataset_card(inp, features, name=ctx.name, license=ctx.license,

@@ -39,6 +39,9 @@ _COLUMNS = {
     "split": "train / val / test, as given by the source records",
     "record_id": "the record's id in the records table",
     "template": "which of the six question templates was used (0-5)",
+    "answer_box": "grounding items: the true box `[x1, y1, x2, y2]` as fractions of the image "
+                  "width and height (three decimals; `Answer` is the same box as text, "
+                  "`label` is -1); null for classification items",
 }
 
 

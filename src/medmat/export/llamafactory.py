@@ -3,6 +3,12 @@
 One ``<image>`` placeholder per image, in order, at the start of the user turn. Image paths are
 relative to LLaMA-Factory's ``media_dir`` (default: the dataset dir, i.e. the export folder when
 images are copied, or the records' image root when they are referenced).
+
+Grounding items (an ``answer_box``) have no answer letter: the assistant turn is the box text in
+medmat's canonical form (``[x1, y1, x2, y2]``, fractions of the image with three decimals,
+:mod:`medmat.qa.boxes`), which the user turn's closing asks for. The exporter has no model option,
+so no backbone convention (e.g. Qwen2-VL's 0-1000 box tokens) is applied here; a LLaMA-Factory
+template that wants one converts the canonical text (``medmat.qa.boxes.render_box``).
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ def dataset_info_entry(file_name: str) -> dict:
 
 
 def to_sharegpt(row: dict, image_path: str) -> dict:
+    # a grounding item's answer is its canonical box text (its Answer-choice is empty)
+    answer = row["Answer"] if row.get("answer_box") is not None else row["Answer-choice"]
     return {
         "messages": [
             {"role": "user", "content": IMAGE_TOKEN + row["Question-choice"]},
-            {"role": "assistant", "content": row["Answer-choice"]},
+            {"role": "assistant", "content": answer},
         ],
         "images": [image_path],
     }

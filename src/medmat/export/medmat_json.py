@@ -8,6 +8,12 @@ and split, ``Subset--{subset}-{split}.json`` (the upstream Aggregated_Subsets la
 ``medmat ingest DIR --format medmat-json`` reads back for two-digit catalog subsets). ``image``
 is relative to the data root: the export folder (images copied under ``images/``) or the
 records' image root (referenced).
+
+Extension field: a grounding item (``medmat build`` on records with regions) also carries
+``answer_box``, its true box as four numbers ``[x1, y1, x2, y2]`` (fractions of the image width
+and height, three decimals: :mod:`medmat.qa.boxes`), after the eight published keys; its
+``Answer`` is the same box as text and its ``Answer-choice`` is empty (no options). Readers of
+the published format ignore the extra key; classification items are unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ def to_medmat(row: dict, image_path: str) -> dict:
     out["id"] = int(out["id"])
     out["data-no"] = str(out["data-no"])
     out["image"] = image_path
+    if row.get("answer_box") is not None:
+        out["answer_box"] = [float(v) for v in row["answer_box"]]
     return out
 
 

@@ -33,6 +33,7 @@ def write_vlmevalkit(ctx: WriteContext) -> list[str]:
     header = ["index", "image", "question", *letters, "answer", "category", "l2-category",
               "split", "medmat_prompt"]
     files = []
+    skipped = 0  # grounding items: VLMEvalKit's MCQ format has no box answers
     for split in inp.splits:
         ds = dataset_name(ctx.name, split, len(inp.splits))
         first_index: dict[str, int] = {}  # image content sha1 -> index of the row that holds it
@@ -40,6 +41,9 @@ def write_vlmevalkit(ctx: WriteContext) -> list[str]:
         writer = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header)
         for r in inp.rows(split):
+            if r.get("answer_box") is not None:
+                skipped += 1
+                continue
             data, _ = image_bytes(ctx.images[r["image"]])
             key = hashlib.sha1(data).hexdigest()
             if key in first_index:
@@ -54,5 +58,9 @@ def write_vlmevalkit(ctx: WriteContext) -> list[str]:
                              r["modality"], r["area"], split, prompt])
         (ctx.stage / f"{ds}.tsv").write_text(buf.getvalue(), encoding="utf-8")
         files.append(f"{ds}.tsv")
-    return [f"VLMEvalKit: copy {', '.join(files)} into $LMUData and run with --data "
-            f"{' '.join(f.removesuffix('.tsv') for f in files)}"]
+    notes = [f"VLMEvalKit: copy {', '.join(files)} into $LMUData and run with --data "
+             f"{' '.join(f.removesuffix('.tsv') for f in files)}"]
+    if skipped:
+        notes.append(f"VLMEvalKit: {skipped} grounding item(s) left out (its MCQ format has no "
+                     "box answers; export them with --format lmms-eval, hf or llamafactory)")
+    return notes
