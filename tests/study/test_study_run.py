@@ -99,7 +99,10 @@ def test_study_metrics_agree_with_each_experiment(interrupted):
         assert c.p_value == pytest.approx((b * share + 1) / (b + 1))
         assert c.verdict == next(v.verdict for v in t.verdicts
                                  if v.question == "related vs unrelated")  # fmt: skip
-        assert bool(c.flags) == c.verdict.startswith(UNINFORMATIVE) or "zero-width" in c.verdict
+        if c.verdict.startswith(UNINFORMATIVE):  # the experiment's reasons are on record
+            assert c.flags or "zero-width" in c.verdict
+        if any(f.startswith("related/") for f in c.flags):  # the arm under test is degenerate
+            assert c.verdict.startswith(UNINFORMATIVE)
     assert result.n_succeed == sum(c.succeeds for c in result.combinations)
     # Holm by brute force: m * p for the smallest, (m - 1) * p for the next, running maximum
     ps = sorted(c.p_value for c in result.combinations)

@@ -75,8 +75,8 @@ def _pairwise(result: StudyResult) -> list[str]:
             f"  - p-value: {m.p_rule}",
             f"  - Holm: {m.holm_rule}",
             f"  - Benjamini-Hochberg: {m.bh_rule}",
-            "  - a combination with a degenerate-arm flag counts in the family but is never a "
-            "gain (its verdict stays uninformative)",
+            "  - a combination whose experiment verdict is uninformative (a flagged arm under "
+            "test, a zero-width interval) counts in the family but is never a gain",
         ]  # fmt: skip
     lines += ["", "## Combinations", "",
               "Accuracies are means over training seeds with two-level bootstrap intervals "
@@ -94,7 +94,7 @@ def _pairwise(result: StudyResult) -> list[str]:
             f"{_short(c.verdict)} | {', '.join(f.split(':', 1)[0] for f in c.flags) or '-'} |")
     flagged = [c for c in result.combinations if c.flags]
     if flagged:
-        lines += ["", "Flags (a flagged arm gives no verdict):", ""]
+        lines += ["", "Flags (see each experiment's report for which ones void its verdict):", ""]
         lines += [f"- `{c.experiment}`: " + "; ".join(f.split(": ", 1)[1] for f in c.flags)
                   for c in flagged]  # fmt: skip
     lines += ["", "![gains](gains.png)", "",
