@@ -59,7 +59,7 @@ def test_same_seed_same_files_and_metrics(config, tmp_path):
 
 def test_rerun_reuses_finished_arms(config, tmp_path):
     first = run_experiment(config(), tmp_path)
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*.safetensors")}
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "models").rglob("*.safetensors")}
     stamps[tmp_path / "metrics.json"] = (tmp_path / "metrics.json").stat().st_mtime_ns
     second = run_experiment(config(), tmp_path)
     assert len(stamps) > 1 and all(p.stat().st_mtime_ns == t for p, t in stamps.items())
@@ -89,7 +89,9 @@ def test_killed_run_resumes_to_the_same_metrics(config, tmp_path):
     deadline = time.time() + 300
     ckpt = None
     while time.time() < deadline and proc.poll() is None:
-        found = list((out / "runs").rglob("checkpoint.json")) if (out / "runs").exists() else []
+        # models live in OUT/models/KEY (one per distinct training)
+        found = (list((out / "models").rglob("checkpoint.json"))
+                 if (out / "models").exists() else [])
         if found:
             ckpt = found[0]
             break
