@@ -36,11 +36,11 @@ def gain_verdict(t: dict) -> str:
 
 
 def check_verdict_respects_flags(t: dict) -> None:
-    """A flagged related/unrelated arm or an unlearnable target makes the verdict uninformative,
-    and an uninformative verdict names a flagged arm or the learnability check."""
+    """A flagged related arm (the arm under test) or an unlearnable target makes the verdict
+    uninformative, and an uninformative verdict names it; a flagged unrelated arm (a control that
+    answers one label scores chance) leaves the verdict informative."""
     said = gain_verdict(t)
-    flagged = [f["reason"] for a in ("related", "unrelated") for f in t["arms"][a]["flags"]
-               if f["flagged"]]
+    flagged = [f["reason"] for f in t["arms"]["related"]["flags"] if f["flagged"]]
     if t["learnable"] is False:
         flagged.append(t["learnability"]["reason"])
     if flagged:

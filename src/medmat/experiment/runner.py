@@ -23,9 +23,17 @@ from medmat.evaluate.results import (
     LabInfo,
     load_result,
 )
-from medmat.experiment.arms import arm_training_items, guard_test_items, run_arm
+from medmat.experiment.arms import (
+    MODELS,
+    arm_manifest,
+    arm_training_items,
+    guard_test_items,
+    model_key,
+    run_arm,
+)
 from medmat.experiment.config import ExperimentConfig, load_config
 from medmat.experiment.planning import LATTICE_COLUMNS, plan_experiment, plan_json, plan_table
+from medmat.experiment.prefit import FitJob, prefit
 from medmat.experiment.stages import prepare_items, prepare_lab
 from medmat.experiment.summary import summarise_target
 from medmat.experiment.summary_boxes import box_examples
@@ -40,7 +48,7 @@ from medmat.manifest import (
 )
 from medmat.records import Prediction, QAItem, read_records_table, records_path
 from medmat.report.box_figure import BOXES_PNG
-from medmat.splits import lattice_from_table
+from medmat.splits import Plan, lattice_from_table
 
 console = Console(stderr=True)
 METRICS = "metrics.json"
@@ -84,10 +92,35 @@ def experiment_manifest(cfg: ExperimentConfig, inputs: dict[str, str]) -> Manife
     return Manifest("experiment", cfg.to_dict(), inputs)
 
 
+def _arm_dir(out: Path, plan: Plan, arm: str, seed: int) -> Path:
+    return out / "runs" / plan.target.subset / arm / f"seed{seed}"
+
+
+def _stale_models(cfg: ExperimentConfig, out: Path, plans: list[Plan],
+                  work: dict[tuple[str, int], tuple[list[list[QAItem]], list[QAItem]]],
+                  item_digests: dict[int, str]) -> list[FitJob]:
+    """One job per distinct model that an arm still needs (arms already current need none)."""
+    jobs: dict[str, FitJob] = {}
+    for plan in plans:
+        for seed in cfg.seeds:
+            trains, test = work[plan.target.subset, seed]
+            for arm, train in zip(plan.arms, trains, strict=True):
+                if not train or is_current(_arm_dir(out, plan, arm.name, seed),
+                                           arm_manifest(cfg, seed, train, test, item_digests))[0]:
+                    continue
+                key = model_key(cfg, seed, train, item_digests)
+                jobs.setdefault(key, FitJob(out / MODELS / key, train, seed))
+    return list(jobs.values())
+
+
 def run_experiment(
-    config: str | Path | dict, out_dir: str | Path, *, log: RunLog | None = None
+    config: str | Path | dict, out_dir: str | Path, *, log: RunLog | None = None,
+    jobs: int | None = None,
 ) -> ExperimentResult:
-    """Run (or resume) an experiment; return its typed results (also written to metrics.json)."""
+    """Run (or resume) an experiment; return its typed results (also written to metrics.json).
+
+    ``jobs``: processes that train built-in models side by side (default: the CPUs available,
+    at most 8; the metrics do not depend on it, see :mod:`medmat.experiment.prefit`)."""
     from medmat.outdir import check_out_dir, claim_dir
 
     cfg = load_config(config)
@@ -125,6 +158,25 @@ def run_experiment(
         write_text(out / PLAN, plan_text)
     console.print(plan_table(plans))
 
+    # First every arm's training and test items (cheap), so the models that still need
+    # training can be trained side by side before any arm is scored.
+    work: dict[tuple[str, int], tuple[list[list[QAItem]], list[QAItem]]] = {}
+    dropped: dict[str, int] = {}
+    for plan in plans:
+        test_all = by_subset_split.get((plan.target.subset, "test"), [])
+        for seed in cfg.seeds:
+            trains = [
+                arm_training_items(plan, i, by_subset_split, seed) for i in range(len(plan.arms))
+            ]
+            test = test_all
+            for train in trains:
+                test = guard_test_items(test, train, sha1, plan.target, cfg.drop_leaky)
+            work[plan.target.subset, seed] = (trains, test)
+            dropped[plan.target.subset] = max(dropped.get(plan.target.subset, 0),
+                                              len(test_all) - len(test))
+    prefit(cfg.backend, cfg.backend_options, stage.image_root,
+           _stale_models(cfg, out, plans, work, stage.item_digests), jobs, log)
+
     targets_out = []
     examples = []  # grounding targets' test images with their boxes (boxes.png)
     arm_fingerprints: list[str] = []
@@ -133,17 +185,10 @@ def run_experiment(
         test_all = by_subset_split.get((plan.target.subset, "test"), [])
         arm_preds: dict[str, list[list[Prediction]]] = {a.name: [] for a in plan.arms}
         arm_shuffled: dict[str, list[list[Prediction] | None]] = {a.name: [] for a in plan.arms}
-        dropped = 0
         for seed in cfg.seeds:
-            trains = [
-                arm_training_items(plan, i, by_subset_split, seed) for i in range(len(plan.arms))
-            ]
-            test = test_all
-            for train in trains:
-                test = guard_test_items(test, train, sha1, plan.target, cfg.drop_leaky)
-            dropped = max(dropped, len(test_all) - len(test))
+            trains, test = work[plan.target.subset, seed]
             for arm, train in zip(plan.arms, trains, strict=True):
-                run_dir = out / "runs" / plan.target.subset / arm.name / f"seed{seed}"
+                run_dir = _arm_dir(out, plan, arm.name, seed)
                 label = f"{plan.target.subset} / {arm.name} / seed {seed}"
                 preds, shuffled, fp = run_arm(cfg, run_dir, train, test, stage.image_root, seed,
                                               label, stage.item_digests, log, trained)
@@ -151,7 +196,7 @@ def run_experiment(
                 arm_shuffled[arm.name].append(shuffled)
                 arm_fingerprints.append(fp)
         options = {it.id: tuple(it.options) for it in test_all}
-        targets_out.append((plan, arm_preds, dropped, arm_shuffled, options))
+        targets_out.append((plan, arm_preds, dropped[plan.target.subset], arm_shuffled, options))
         examples += box_examples(plan, arm_preds, test_all, stage.image_root)
 
     want = experiment_manifest(cfg, {

@@ -6,10 +6,10 @@ plus JSON (progress); nothing is ever unpickled. Each epoch's shuffle is seeded 
 so a resumed run follows exactly the batches an uninterrupted run would have.
 
 Grounding items (``answer_box``) train a box head in the same fit
-(:mod:`medmat.train.builtin_boxes`): each epoch shuffles classification and grounding items
-together, and a mini-batch's loss is the options' cross-entropy plus the box loss. Without
-grounding items nothing of that runs: the same random draws, steps and weights as a
-classification-only model.
+(:mod:`medmat.train.builtin_boxes`): each epoch's classification batches (as without them) are
+interleaved with smaller batches of grounding items, whose loss is the box loss (box regression
+needs more steps). Without grounding items nothing of that runs: the same random draws, steps
+and weights as a classification-only model.
 """
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ from medmat.train.interface import ProgressFn
 MAX_OPTIONS = 4
 LETTERS = "ABCD"
 _MALLOC_TUNED = False
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads for one fit or score, restored after (the setting is global to
+    the process, and tests or an hf backend in the same process must not inherit it)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _tune_malloc() -> None:
@@ -123,7 +135,8 @@ class _Batch:
 
 
 class BuiltinBackend:
-    """Options: epochs, batch_size, lr, weight_decay, image_size, width, hidden, threads."""
+    """Options: epochs, batch_size, lr, weight_decay, image_size, width, hidden, threads
+    (torch threads per fit/score; default 1)."""
 
     name = "builtin"
 
@@ -153,7 +166,10 @@ class BuiltinBackend:
             weight_decay,
         )
         self.cfg = BuiltinConfig(image_size=image_size, width=width, hidden=hidden)
-        self.threads = threads
+        # One thread by default: results then do not depend on the machine's core count (a
+        # float reduction split over more threads rounds differently), and experiments train
+        # their models side by side in processes instead (medmat.experiment.prefit).
+        self.threads = threads or 1
         self.on_epoch_end = on_epoch_end
         self.model: BuiltinScorer | None = None
 
@@ -167,8 +183,18 @@ class BuiltinBackend:
         seed: int,
         progress: ProgressFn | None = None,
     ) -> None:
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        with _threads(self.threads):
+            self._fit(items, image_root, work_dir, seed=seed, progress=progress)
+
+    def _fit(
+        self,
+        items: Sequence[QAItem],
+        image_root: Path,
+        work_dir: Path,
+        *,
+        seed: int,
+        progress: ProgressFn | None,
+    ) -> None:
         _tune_malloc()
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +205,8 @@ class BuiltinBackend:
             "weight_decay": self.weight_decay,
             **self.cfg.to_dict(),
         }
+        if any(it.is_grounding for it in items):  # only then: classification fits keep their fp
+            hyper["box_batch_size"] = min(self.batch_size, boxes.BATCH)
         fp = _fingerprint(items, seed, hyper)
         if self._load_finished(work_dir, fp):
             return
@@ -195,19 +223,23 @@ class BuiltinBackend:
         start_epoch = self._resume(work_dir, fp, model, opt)
         data = _Batch(items, Path(image_root), self.cfg)
         box_data = boxes.BoxData(grounding, Path(image_root), self.cfg) if grounding else None
-        n = len(data) + len(grounding)
-        steps_per_epoch = -(-n // self.batch_size)
+        n = len(data)
+        # grounding items train in their own, smaller batches (builtin_boxes.epoch_batches)
+        box_steps = -(-len(grounding) // min(self.batch_size, boxes.BATCH))
+        steps_per_epoch = -(-n // self.batch_size) + box_steps
         total = self.epochs * steps_per_epoch
         for epoch in range(start_epoch, self.epochs):
             model.train()
             gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
             order = torch.randperm(n, generator=gen)
-            for step, lo in enumerate(range(0, n, self.batch_size)):
-                idx = order[lo : lo + self.batch_size]
-                if box_data is None:
-                    loss = F.cross_entropy(model(*data.inputs(idx)), data.target[idx])
+            batches = [order[lo : lo + self.batch_size] for lo in range(0, n, self.batch_size)]
+            steps = ([(False, idx) for idx in batches] if box_data is None else
+                     boxes.epoch_batches(batches, len(box_data), self.batch_size, gen))
+            for step, (is_box, idx) in enumerate(steps):
+                if is_box and box_data is not None:
+                    loss = boxes.batch_loss(model, box_data, idx)
                 else:
-                    loss = boxes.joint_loss(model, data, box_data, idx)
+                    loss = F.cross_entropy(model(*data.inputs(idx)), data.target[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -289,6 +321,11 @@ class BuiltinBackend:
     def score(
         self, items: Sequence[QAItem], image_root: Path, *, progress: ProgressFn | None = None
     ) -> list[Prediction]:
+        with _threads(self.threads):
+            return self._score(items, image_root, progress)
+
+    def _score(self, items: Sequence[QAItem], image_root: Path,
+               progress: ProgressFn | None) -> list[Prediction]:
         model = self.model
         if model is None:
             # untrained backend: a fresh random model is the "untrained" (chance) arm
