@@ -85,7 +85,8 @@ def test_an_existing_plan_is_replaced_only_with_force(pairwise_dir, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["three-source", "--catalog"], "cannot be planned from the catalog yet"),
+    (["backbones", "--catalog"], "cannot be planned from the catalog yet"),
+    (["pairwise", "--catalog", "--test-only", "03"], "multitask design only"),
     (["cls-det", "--catalog"], "cls-det' (status: available) cannot be planned from the catalog"),
     (["pairwise"], "--catalog"),
     (["pairwse", "--catalog"], "did you mean 'pairwise'"),

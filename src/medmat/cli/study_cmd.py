@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from medmat.study.setup import Planned
 
 PLAN_KIND = "study-plan"  # the manifest kind of a plan folder (medmat.study.run.PLAN_KIND)
-RUNNABLE = ("pairwise", "ablation", "cls-det")
+
+
+def _runnable() -> tuple[str, ...]:
+    """The designs marked available in designs.yaml (planned, run and reported)."""
+    from medmat.study import load_designs
+
+    reg = load_designs()
+    return tuple(n for n in reg.names() if reg.design(n).status == "available")
 
 
 def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
@@ -95,6 +102,10 @@ _PLAN_OPTIONS = [
     click.option("--primary-only", is_flag=True,
                  help="pairwise: configs for the primary combination of each target and "
                       "direction only (the table lists all)."),
+    click.option("--test-only", "test_only", default=None,
+                 help="multitask: comma-separated subsets that never train (out-of-"
+                      "distribution targets); default: those below the cap (--lab: "
+                      "xray-lung-lesion,ct-brain-lesion unless --cells)."),
     click.option("--force", is_flag=True, help="Replace an existing plan in --out."),
 ]  # fmt: skip
 
@@ -105,7 +116,7 @@ def _plan_command(design: str) -> click.Command:
 
     for option in reversed(_PLAN_OPTIONS):
         callback = option(callback)
-    state = "" if design in RUNNABLE else " (declared in designs.yaml; not plannable yet)"
+    state = "" if design in _runnable() else " (declared in designs.yaml; not plannable yet)"
     return click.command(name=design, help=f"Plan the {design!r} design{state}.")(callback)
 
 
@@ -145,7 +156,7 @@ def plan_design(design: str, *, use_catalog: bool, use_lab: bool, records: Path 
                 n_train: int | None, n_test: int | None, lab_size: int, cap: int | None,
                 general_items: int | None, sizes_csv: Path | None, backend: str | None,
                 model: str | None, backend_options: str | None, seeds: str | None, seed: int,
-                primary_only: bool, force: bool) -> None:
+                primary_only: bool, test_only: str | None, force: bool) -> None:
     """Plan ``design`` and write the plan folder (see the module docstring)."""
     from medmat.study import load_designs
     from medmat.study import setup as st
@@ -155,9 +166,12 @@ def plan_design(design: str, *, use_catalog: bool, use_lab: bool, records: Path 
     if not (use_catalog or use_lab or records is not None):
         raise MedmatError("say what to plan on: --catalog (the 53 upstream subsets), --lab (the "
                           "synthetic lab) or --records PATH (a records table)")  # fmt: skip
-    if design not in RUNNABLE or (use_catalog and not spec.catalog):
+    if design not in _runnable() or (use_catalog and not spec.catalog):
+        can = [n for n in _runnable() if not use_catalog or load_designs().design(n).catalog]
         raise MedmatError(f"design {design!r} (status: {spec.status}) cannot be planned from "
-                          f"{where} yet; designs that can: {', '.join(RUNNABLE)}")  # fmt: skip
+                          f"{where} yet; designs that can: {', '.join(can)}")  # fmt: skip
+    if test_only is not None and design != "multitask":
+        raise MedmatError("--test-only applies to the multitask design only")
     if use_lab and (use_catalog or records is not None):
         raise MedmatError("--lab plans on the synthetic lab: give it without --catalog/--records")
     lab_only = {"--null": null, "--lab-seed": lab_seed != 0, "--cells": cells,
@@ -178,7 +192,8 @@ def plan_design(design: str, *, use_catalog: bool, use_lab: bool, records: Path 
         seed=seed, backend=backend, model=model,
         backend_options=_mapping(backend_options, "--backend-options"),
         seeds=_ints(seeds, "--seeds"), cap=cap, general_items=general_items,
-        primary_only=primary_only)  # fmt: skip
+        primary_only=primary_only,
+        test_only=[t.strip() for t in test_only.split(",") if t.strip()] if test_only else None)
     if use_catalog:
         planned = st.plan_catalog(req, records, sizes_csv)
     elif use_lab:
@@ -199,7 +214,8 @@ def _summary(planned: Planned, design: str, out: Path) -> None:
     from medmat.study.plan_output import plan_markdown
 
     plan = planned.plan
-    n_rows = len(plan.combinations) or len(plan.ablation) or len(plan.clsdet)
+    n_rows = (len(plan.combinations) or len(plan.ablation) or len(plan.clsdet)
+              or len(plan.rows))
     click.echo(f"planned {design} on {plan.source}: {len(plan.targets)} target(s), {n_rows} "
                f"row(s), {len(planned.configs)} config(s), {len(plan.skipped)} skipped -> {out}")
     if design == "pairwise" and plan.source == "catalog":

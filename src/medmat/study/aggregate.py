@@ -177,6 +177,11 @@ def study_result(
             clsdet_result(n, rows.get(n, {}).get("direction", ""), r)
             for n, r in results.items()))
     rows = {r["experiment"]: r for r in read_plan_rows(plan_dir)}
+    from medmat.study import designs
+
+    mod = designs.module(design)
+    if mod is not None and design != "three-source":  # three-source rows are pairwise's shape
+        return StudyResult(**common, **mod.study_fields(plan_dir, results, rows))
     missing = [n for n in results if n not in rows]
     if missing:
         raise MedmatError(f"{plan_dir / 'plan.csv'}: no row for experiment(s) {missing}; the "

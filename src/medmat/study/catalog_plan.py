@@ -131,6 +131,32 @@ def plan_ablation(
     return plan_ablation_on(plan, sources, chosen, [a.name for a in reg.design("ablation").arms])
 
 
+def plan_design(
+    design: str,
+    catalog: Catalog | None = None,
+    *,
+    sizes: Mapping[str, int] | None = None,
+    targets: Iterable[str] | None = None,
+    seed: int = 0,
+    test_only: Iterable[str] = (),
+    registry: DesignRegistry | None = None,
+) -> CatalogPlan:
+    """A design with its own module (multitask, three-source) on the catalog's subsets."""
+    from medmat.study import designs
+
+    reg = registry or load_designs()
+    mod = designs.module(design)
+    if mod is None or not reg.design(design).catalog:
+        raise MedmatError(f"design {design!r} cannot be planned from the catalog; plan it on "
+                          "--lab or --records")  # fmt: skip
+    sources = catalog_sources(catalog, sizes, reg)
+    chosen, skipped = eligible_targets(sources, targets)
+    plan = CatalogPlan(design, reg.design(design).params["cap_per_subset"], sizes is not None,
+                       skipped=skipped)  # fmt: skip
+    named = [f"{int(t):02d}" for t in _ids(test_only)]
+    return mod.plan_on(plan, sources, None, chosen, seed=seed, test_only=named)
+
+
 def _fits(src: Source, spec: Mapping[str, str]) -> bool:
     return all(getattr(src, k) == v for k, v in spec.items())
 

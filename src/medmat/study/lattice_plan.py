@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from medmat.errors import MedmatError
 from medmat.experiment.config import LabSpec
 from medmat.splits import SubsetInfo
+from medmat.study import designs
 from medmat.study.planner import (
     CatalogPlan,
     Source,
@@ -108,8 +109,9 @@ def plan_on_lattice(
     cap: int | None = None,
     seed: int = 0,
     registry: DesignRegistry | None = None,
+    test_only: Iterable[str] = (),
 ) -> CatalogPlan:
-    """Plan ``design`` (pairwise or ablation) on a lab's or a records table's lattice.
+    """Plan ``design`` on a lab's or a records table's lattice.
 
     ``cap``: training items per subset (default the study's 3,000; a subset with fewer is
     test-only). The ablation's arm cap keeps the study's ratio (15,000 / 3,000 = 5 subsets).
@@ -128,6 +130,10 @@ def plan_on_lattice(
         return plan_clsdet_on(CatalogPlan("cls-det", cap, True, source=source), sources,
                               targets, lattice, seed=seed)
     chosen, skipped = choose_targets(lattice, sources, targets)
+    mod = designs.module(design)
+    if mod is not None:  # the designs with their own modules (medmat.study.designs)
+        plan = CatalogPlan(design, cap, True, skipped=skipped, source=source)
+        return mod.plan_on(plan, sources, lattice, chosen, seed=seed, test_only=test_only)
     if design == "pairwise":
         plan = CatalogPlan("pairwise", cap, True, skipped=skipped, source=source)
         paired = set() if source == "lab" else paired_modality_areas(sources.values())

@@ -12,6 +12,7 @@ import csv
 import io
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -40,10 +41,9 @@ def _budgets(budgets: dict[str, int]) -> str:
 def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
     """One row per combination (pairwise) or per target and arm (ablation)."""
     sizes = "counted" if plan.sizes_known else "assumed"
-    if plan.design == "cls-det":
-        from medmat.study import clsdet
-
-        return clsdet.plan_rows(plan)
+    mod = _module(plan)
+    if mod is not None:
+        return mod.plan_rows(plan)
     if plan.design == "pairwise":
         return [
             {"target": c.target.no, "target_mat": c.target.mat(), "direction": c.direction,
@@ -65,11 +65,18 @@ def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _columns(plan: CatalogPlan) -> tuple[str, ...]:
-    from medmat.study import clsdet
+def _module(plan: CatalogPlan) -> ModuleType | None:
+    """The module of a design planned outside the planner (cls-det and medmat.study.designs)."""
+    from medmat.study import clsdet, designs
 
-    return {"pairwise": PAIRWISE_COLUMNS, "cls-det": clsdet.COLUMNS}.get(plan.design,
-                                                                        ABLATION_COLUMNS)
+    return clsdet if plan.design == "cls-det" else designs.module(plan.design)
+
+
+def _columns(plan: CatalogPlan) -> tuple[str, ...]:
+    mod = _module(plan)
+    if mod is not None:
+        return mod.COLUMNS
+    return PAIRWISE_COLUMNS if plan.design == "pairwise" else ABLATION_COLUMNS
 
 
 def plan_csv(plan: CatalogPlan) -> str:
@@ -92,10 +99,8 @@ def plan_markdown(plan: CatalogPlan) -> str:
         n_primary = sum(c.primary for c in plan.combinations)
         lines.append(f"- combinations: {len(plan.combinations)} ({n_primary} primary: "
                      f"{PRIMARY_RULE})")  # fmt: skip
-    elif plan.design == "cls-det":
-        from medmat.study import clsdet
-
-        lines += clsdet.summary_lines(plan)
+    elif _module(plan) is not None:
+        lines += _module(plan).summary_lines(plan)
     else:
         lines.append(f"- arms: {len(rows)}; arm cap {plan.arm_cap} items")
     lines.append(f"- training cap per subset: {plan.cap} items")
@@ -140,10 +145,8 @@ def experiment_configs(
               "backend": backend, "backend_options": dict(backend_options),
               "seeds": list(seeds)}  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
-    if plan.design == "cls-det":
-        from medmat.study import clsdet
-
-        return clsdet.experiment_configs(plan, common)
+    if _module(plan) is not None:
+        return _module(plan).experiment_configs(plan, common)
     if plan.design == "pairwise":
         for c in plan.combinations:
             if primary_only and not c.primary:

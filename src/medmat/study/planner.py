@@ -109,11 +109,14 @@ class CatalogPlan:
     source: str = "catalog"
     # the cls-det design's experiments (medmat.study.clsdet.ClsDetCombination)
     clsdet: list = field(default_factory=list)
+    # the experiments of the designs with their own modules (medmat.study.designs.MODULES):
+    # objects with a ``target`` (Source) and a ``name`` (the experiment)
+    rows: list = field(default_factory=list)
 
     @property
     def targets(self) -> list[str]:
         found = [c.target.no for c in self.combinations] + [a.target.no for a in self.ablation]
-        found += [c.target.no for c in self.clsdet]
+        found += [c.target.no for c in self.clsdet] + [r.target.no for r in self.rows]
         return sorted(set(found))
 
 

@@ -116,8 +116,13 @@ def _ablation(target: AblationTarget) -> list[str]:
 
 def report_markdown(result: StudyResult) -> str:
     lines = _header(result)
-    if result.design == "pairwise":
+    from medmat.study import designs
+
+    mod = designs.module(result.design)
+    if result.design in ("pairwise", "three-source"):
         lines += _pairwise(result)
+    elif mod is not None:
+        lines += mod.markdown(result)
     elif result.design == "cls-det":
         from medmat.study.clsdet_results import clsdet_markdown
 

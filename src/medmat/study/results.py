@@ -49,6 +49,8 @@ class CombinationResult(_Model):
     source_a_mat: str
     source_b: str
     source_b_mat: str
+    source_c: str = ""  # three-source: the subset supplying the task
+    source_c_mat: str = ""
     task_match: str
     primary: bool
     untrained: Estimate
@@ -121,6 +123,38 @@ class ClsDetResult(_Model):
     whole_image_ciou: float | None = None  # detection: the trivial whole-image box
 
 
+class MultitaskSubset(_Model):
+    """One subset of the multitask design (medmat.study.multitask)."""
+
+    experiment: str
+    target: Cell
+    role: str  # "in-distribution" or "out-of-distribution" (test-only: never trains)
+    n_items: int
+    untrained: Estimate
+    single_task: Estimate | None = None  # out-of-distribution subsets have none
+    multi_task: Estimate
+    multi_minus_single: Estimate | None = None  # paired on the same test items
+    multi_minus_untrained: Estimate
+
+
+class MultitaskMean(_Model):
+    """The means over the subsets of one role (the study's table), with pooled intervals."""
+
+    role: str
+    n_subsets: int
+    untrained: Estimate
+    single_task: Estimate | None = None
+    multi_task: Estimate
+    multi_minus_single: Estimate | None = None
+    multi_minus_untrained: Estimate
+
+
+class MultitaskResult(_Model):
+    subsets: tuple[MultitaskSubset, ...]
+    means: tuple[MultitaskMean, ...]
+    mean_rule: str
+
+
 class StudyResult(_Model):
     """Everything a study run measured; the study's ``metrics.json`` is this object as JSON."""
 
@@ -137,6 +171,7 @@ class StudyResult(_Model):
     combinations: tuple[CombinationResult, ...] = ()
     ablation: tuple[AblationTarget, ...] = ()
     clsdet: tuple[ClsDetResult, ...] = ()
+    multitask: MultitaskResult | None = None
 
     @field_validator("schema_version")
     @classmethod

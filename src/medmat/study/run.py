@@ -80,7 +80,10 @@ def run_study(plan_dir: str | Path, *, log: Log | None = None) -> StudyResult:
                           f"{base}`")  # fmt: skip
     settings = manifest.config
     design, source = str(settings.get("design", "")), str(settings.get("source", "catalog"))
-    if design not in ("pairwise", "ablation", "cls-det"):
+    from medmat.study import designs
+
+    mod = designs.module(design)
+    if design not in ("pairwise", "ablation", "cls-det") and mod is None:
         raise MedmatError(f"{base}/manifest.json: design {design!r} cannot run; replan")
     configs = _configs(base)
     records = _shared_records(base, configs, say)
@@ -94,8 +97,10 @@ def run_study(plan_dir: str | Path, *, log: Log | None = None) -> StudyResult:
     result = study_result(base, design, source, results, lab=info)
     # metrics.json goes first and comes back last: present means the three files are one set
     (base / METRICS).unlink(missing_ok=True)
-    if design == "pairwise":
+    if design in ("pairwise", "three-source"):
         write_bytes(base / GAINS, gains_png(result))
+    for name, png in ({} if mod is None else mod.figures(result)).items():
+        write_bytes(base / name, png)
     write_text(base / REPORT, report_markdown(result))
     write_text(base / METRICS, result.to_json())
     say(f"study: {len(results)} experiment(s) -> {base / METRICS}")

@@ -32,6 +32,7 @@ class PlanRequest:
     cap: int | None = None
     general_items: int | None = None
     primary_only: bool = False
+    test_only: list[str] | None = None  # subsets that never train (multitask)
 
 
 @dataclass
@@ -88,6 +89,9 @@ def plan_catalog(req: PlanRequest, records: Path | None, sizes_csv: Path | None)
         sizes = catalog_plan.read_sizes_csv(str(sizes_csv))
     if req.design == "pairwise":
         plan = catalog_plan.plan_pairwise(sizes=sizes, targets=req.targets, seed=req.seed)
+    elif req.design != "ablation":
+        plan = catalog_plan.plan_design(req.design, sizes=sizes, targets=req.targets,
+                                        seed=req.seed, test_only=req.test_only or ())
     else:
         plan = catalog_plan.plan_ablation(sizes=sizes, targets=req.targets)
     backend, options = _options(req, "hf", lab_defaults=False)
@@ -103,13 +107,15 @@ def plan_lab(req: PlanRequest, *, lab_seed: int, null: bool, cells: Sequence[str
              n_train: int | None, n_test: int | None, size: int = 64) -> Planned:
     """The design on the synthetic lab (default cells and targets unless given)."""
     from medmat.experiment.planning import lattice_from_lab
-    from medmat.study import clsdet
+    from medmat.study import clsdet, designs
     from medmat.study import lattice_plan as lp
     from medmat.study.plan_output import experiment_configs
 
-    default_cells, default_targets = ((clsdet.DEFAULT_LAB_CELLS, clsdet.DEFAULT_LAB_TARGETS)
-                                      if req.design == "cls-det" else
-                                      (lp.DEFAULT_LAB_CELLS, lp.DEFAULT_LAB_TARGETS))
+    mod = clsdet if req.design == "cls-det" else designs.module(req.design) or lp
+    default_cells, default_targets = mod.DEFAULT_LAB_CELLS, mod.DEFAULT_LAB_TARGETS
+    test_only = req.test_only
+    if test_only is None and not cells:  # the default lab's test-only cells (multitask)
+        test_only = list(getattr(mod, "DEFAULT_LAB_TEST_ONLY", ()))
     spec = lp.lab_spec(seed=lab_seed, null=null, cells=cells or default_cells, size=size,
                        n_train=lp.LAB_N_TRAIN if n_train is None else n_train,
                        n_test=lp.LAB_N_TEST if n_test is None else n_test)  # fmt: skip
@@ -117,7 +123,7 @@ def plan_lab(req: PlanRequest, *, lab_seed: int, null: bool, cells: Sequence[str
     targets = req.targets if req.targets or cells else list(default_targets)
     cap = spec.n_train if req.cap is None else req.cap
     plan = lp.plan_on_lattice(req.design, lattice, source="lab", targets=targets, cap=cap,
-                              seed=req.seed)  # fmt: skip
+                              seed=req.seed, test_only=test_only or ())  # fmt: skip
     general = req.general_items
     if general is None:  # the quickstart's mix: 400 general items for 500 per source
         has_general = any(s.general for s in lattice.values())
@@ -142,7 +148,8 @@ def plan_records(req: PlanRequest, records: Path) -> Planned:
     columns = ["record_id", "subset", "modality", "area", "task", "split"]  # no labels needed
     lattice = lattice_from_table(read_records_table(str(records), columns=columns))
     plan = lp.plan_on_lattice(req.design, lattice, source="records", targets=req.targets,
-                              cap=req.cap, seed=req.seed)  # fmt: skip
+                              cap=req.cap, seed=req.seed,
+                              test_only=req.test_only or ())  # fmt: skip
     backend, options = _options(req, "builtin", lab_defaults=False)
     general = req.general_items or 0
     configs = experiment_configs(plan, data={"records": str(records.resolve())},
