@@ -90,7 +90,7 @@ def test_an_existing_plan_is_replaced_only_with_force(pairwise_dir, tmp_path):
     (["cls-det", "--catalog"], "cls-det' (status: available) cannot be planned from the catalog"),
     (["pairwise"], "--catalog"),
     (["pairwse", "--catalog"], "did you mean 'pairwise'"),
-    (["ablation", "--catalog", "--primary-only"], "pairwise design only"),
+    (["ablation", "--catalog", "--primary-only"], "pairwise and three-source designs only"),
     (["pairwise", "--catalog", "--targets", "x1"], "subset numbers"),
 ])  # fmt: skip
 def test_refusals_name_the_fix(args, message, tmp_path):

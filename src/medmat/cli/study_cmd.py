@@ -184,8 +184,8 @@ def plan_design(design: str, *, use_catalog: bool, use_lab: bool, records: Path 
         raise MedmatError("--sizes applies to --catalog only (records bring their own sizes)")
     if records is not None and sizes_csv is not None:
         raise MedmatError("give either --records or --sizes, not both")
-    if primary_only and design != "pairwise":
-        raise MedmatError("--primary-only applies to the pairwise design only")
+    if primary_only and design not in ("pairwise", "three-source"):
+        raise MedmatError("--primary-only applies to the pairwise and three-source designs only")
     _check_out(out, [p for p in (records, sizes_csv) if p is not None], force)
     req = st.PlanRequest(
         design=design, targets=[t for t in targets.split(",") if t.strip()] if targets else None,

@@ -81,7 +81,8 @@ def combination(row: Mapping[str, str], result: ExperimentResult) -> Combination
     return CombinationResult(
         experiment=name, target=t.target, direction=row["direction"], fixed=row["fixed"],
         source_a=row["source_a"], source_a_mat=row["source_a_mat"], source_b=row["source_b"],
-        source_b_mat=row["source_b_mat"], task_match=row["task_match"],
+        source_b_mat=row["source_b_mat"], source_c=row.get("source_c", ""),
+        source_c_mat=row.get("source_c_mat", ""), task_match=row["task_match"],
         primary=row["primary"] == "True", untrained=_estimate(_arm(t, "untrained", name)),
         unrelated=_estimate(unrelated), related=_estimate(related),
         gain=Estimate(value=gain.diff, ci95=gain.ci95, per_seed=gain.per_seed), n_items=gain.n,

@@ -4,8 +4,10 @@ Each module gives: ``COLUMNS`` (plan.csv), ``DEFAULT_LAB_CELLS`` / ``DEFAULT_LAB
 small default lab), ``plan_on(plan, sources, lattice, targets, seed=, test_only=)``,
 ``plan_rows``, ``summary_lines``, ``experiment_configs(plan, common)``,
 ``study_fields(plan_dir, results, rows)`` (the StudyResult's section), ``markdown(result)`` and
-``figures(result)`` (file name -> PNG bytes). pairwise and ablation (the planner's own designs)
-and cls-det predate this table and keep their branches.
+``figures(result)`` (file name -> PNG bytes). three-source has no ``study_fields``,
+``markdown`` or ``figures``: its rows are pairwise's, aggregated, reported and plotted as such.
+pairwise and ablation (the planner's own designs) and cls-det predate this table and keep their
+branches.
 """
 
 from __future__ import annotations

@@ -146,7 +146,8 @@ def experiment_configs(
               "seeds": list(seeds)}  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     if _module(plan) is not None:
-        return _module(plan).experiment_configs(plan, common)
+        extra = {"primary_only": primary_only} if plan.design == "three-source" else {}
+        return _module(plan).experiment_configs(plan, common, **extra)
     if plan.design == "pairwise":
         for c in plan.combinations:
             if primary_only and not c.primary:

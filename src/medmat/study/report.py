@@ -52,6 +52,11 @@ def _cell(c: CombinationResult) -> str:
     return f"{t.subset} ({t.modality} / {t.area} / {t.task})"
 
 
+def _b(c: CombinationResult) -> str:
+    """Source B, and source C of a three-source combination (the task's supplier)."""
+    return c.source_b + (f" + C: {c.source_c}" if c.source_c else "")
+
+
 def _header(result: StudyResult) -> list[str]:
     where = SOURCE_WORDS.get(result.source, result.source)
     if result.lab is not None:
@@ -88,7 +93,7 @@ def _pairwise(result: StudyResult) -> list[str]:
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in result.combinations:
         lines.append(
-            f"| {_cell(c)} | {c.source_a} | {c.source_b} | {c.direction} | {_acc(c.untrained)} "
+            f"| {_cell(c)} | {c.source_a} | {_b(c)} | {c.direction} | {_acc(c.untrained)} "
             f"| {_acc(c.unrelated)} | {_acc(c.related)} | {_diff(c.gain)} | {_p(c.p_value)} | "
             f"{_p(c.p_holm)} {_short(c.verdict_holm)} | {_p(c.p_bh)} {_short(c.verdict_bh)} | "
             f"{_short(c.verdict)} | {', '.join(f.split(':', 1)[0] for f in c.flags) or '-'} |")
@@ -157,7 +162,7 @@ def gains_png(result: StudyResult) -> bytes:
                     markerfacecolor=colour if c.verdict_holm == "CG gain" else "white")
         ax.axvline(0.0, color="#333", linewidth=0.8, linestyle="--")
         ax.set_yticks(range(len(combos)))
-        ax.set_yticklabels([f"{c.target.subset} <- {c.source_a} + {c.source_b}"
+        ax.set_yticklabels([f"{c.target.subset} <- {c.source_a} + {_b(c).replace(' C:', '')}"
                             for c in reversed(combos)], fontsize=7)  # fmt: skip
         ax.set_xlabel("related - unrelated accuracy (points), seed-level 95% interval")
         m = result.multiplicity

@@ -99,7 +99,8 @@ def run_study(plan_dir: str | Path, *, log: Log | None = None) -> StudyResult:
     (base / METRICS).unlink(missing_ok=True)
     if design in ("pairwise", "three-source"):
         write_bytes(base / GAINS, gains_png(result))
-    for name, png in ({} if mod is None else mod.figures(result)).items():
+    figures = getattr(mod, "figures", None)  # three-source draws gains.png, as pairwise
+    for name, png in (figures(result) if figures else {}).items():
         write_bytes(base / name, png)
     write_text(base / REPORT, report_markdown(result))
     write_text(base / METRICS, result.to_json())
