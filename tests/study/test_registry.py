@@ -19,7 +19,7 @@ def test_every_study_design_is_declared_with_its_status():
     assert reg.names() == ["pairwise", "ablation", "three-source", "multitask", "efficiency",
                            "backbones", "cls-det"]
     status = {n: reg.design(n).status for n in reg.names()}
-    assert status["cls-det"] == status["multitask"] == status["three-source"] == "available"
+    assert {n for n, s in status.items() if s == "planned"} == {"backbones"}
     # the catalog plans the designs it has the subsets for (no boxes, no runs to compare)
     assert [n for n in reg.names() if reg.design(n).catalog] == ["pairwise", "ablation",
                                                                  "three-source", "multitask"]

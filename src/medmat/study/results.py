@@ -155,6 +155,28 @@ class MultitaskResult(_Model):
     mean_rule: str
 
 
+class EfficiencyPoint(_Model):
+    items: int  # related items (related curve) or target items on top (target curves)
+    arm: str
+    accuracy: Estimate
+
+
+class EfficiencyCurve(_Model):
+    name: str  # related, related_target or unrelated_target
+    points: tuple[EfficiencyPoint, ...]
+
+
+class EfficiencyTarget(_Model):
+    """One target of the efficiency design (medmat.study.efficiency)."""
+
+    experiment: str
+    target: Cell
+    curves: tuple[EfficiencyCurve, ...]
+    threshold: float
+    reach: dict[str, float | None]  # target curve -> interpolated target items to the threshold
+    reach_rule: str
+
+
 class StudyResult(_Model):
     """Everything a study run measured; the study's ``metrics.json`` is this object as JSON."""
 
@@ -172,6 +194,7 @@ class StudyResult(_Model):
     ablation: tuple[AblationTarget, ...] = ()
     clsdet: tuple[ClsDetResult, ...] = ()
     multitask: MultitaskResult | None = None
+    efficiency: tuple[EfficiencyTarget, ...] = ()
 
     @field_validator("schema_version")
     @classmethod
