@@ -139,7 +139,8 @@ class StudyGroup(click.Group):
 
 @click.group(name="study", cls=StudyGroup)
 def command() -> None:
-    """Plan a Med-MAT study DESIGN (pairwise, ablation) and run it.
+    """Plan a Med-MAT study DESIGN (pairwise, ablation, three-source, multitask, efficiency,
+    cls-det) and run it.
 
     \b
       medmat study pairwise --lab --out runs/study        # the synthetic lab
@@ -148,6 +149,9 @@ def command() -> None:
       medmat study pairwise --records data/records.parquet --out runs/mine
       medmat study pairwise --catalog --out runs/plan-pairwise   # the real release (configs)
       medmat study ablation --catalog --targets 03,28 --out runs/plan-ablation
+      medmat study multitask --lab --out runs/mt      # single vs multi-task, ID and OOD
+      medmat study three-source --lab --out runs/ts   # one source per target element
+      medmat study efficiency --lab --out runs/ef     # curves and efficiency.png
     """
 
 
