@@ -138,7 +138,7 @@ def test_records_plan_on_their_own_subsets_with_the_test_only_rule(tmp_path):
     (["pairwise", "--catalog", "--null"], "apply to --lab only"),
     (["pairwise", "--lab", "--catalog"], "without --catalog"),
     (["pairwise", "--lab", "--sizes", __file__], "--catalog only"),
-    (["three-source", "--lab"], "cannot be planned from a lab or records yet"),
+    (["backbones", "--lab"], "cannot be planned from a lab or records yet"),
     (["pairwise", "--lab", "--targets", "xray-kidney-lesion"], "not a subset of the data"),
     (["pairwise", "--lab", "--targets", "photo-scene-lesion"], "general-domain"),
     (["pairwise", "--lab", "--seeds", "0,x"], "--seeds"),
