@@ -17,7 +17,8 @@ Grounding items train in their own mini-batches of at most :data:`BATCH` items, 
 the classification batches (:func:`epoch_batches`). Box regression needs many more optimizer
 steps than option scoring: on the lab's ``xray-brain-detseg`` cell (500 items, 8 epochs) batches
 of 128 (4 steps an epoch) left the head near its random start in two of three seeds (cIoU 0.001,
-0.001, 0.198 against the whole-image box's 0.036), batches of 32 reach 0.45-0.50 in every seed.
+0.001, 0.198 against the whole-image box's 0.036); box batches of 32 reached 0.43-0.53 in five
+seeds, of 16 0.52-0.54 (and 0.31-0.36 instead of 0.05-0.17 with 200 items).
 Classification items keep their own batch size and steps, so adding grounding items to a
 classification target's arm adds box steps only, not more classification steps.
 """
