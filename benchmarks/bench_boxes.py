@@ -7,6 +7,10 @@ On ``--n`` random (prediction, gold) box pairs (10% misses, some degenerate pred
 1. Point metrics (per-item IoU, cIoU, mIoU, acc@0.5): the vectorised module (given Python
    lists, so converting them is timed too, and given numpy arrays) against a plain loop over
    items written here, all timed in this run; the numbers must agree to 1e-9.
+0. Box-item building (``--items`` region records with small PNGs written here): the QA builder
+   (``medmat.qa.iter_items``: image size from the PNG header, outer extent, canonical text,
+   templates) against a naive per-record builder written here (decodes every image to learn its
+   size, loops over regions in Python, ``json.dumps`` per item); the boxes must agree.
 2. Bootstrap intervals: the module's ``--boot`` replicates against the naive loop's
    ``--naive-boot`` replicates (it is too slow for more), compared as item-replicates per second;
    both are also run with the same seed and ``--naive-boot`` replicates and must give the same
@@ -16,11 +20,20 @@ On ``--n`` random (prediction, gold) box pairs (10% misses, some degenerate pred
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+from PIL import Image
 
 from medmat.evaluate.boxes import box_metrics
+from medmat.qa import iter_items
+from medmat.qa.boxes import format_box, from_pixels
+from medmat.records import ImageRecord, records_to_table
+from medmat.regions import Region
 
 Box = tuple[float, float, float, float]
 
@@ -79,6 +92,64 @@ def naive_box_metrics(pred: list[Box | None], gold: list[Box], n_boot: int, seed
     return point, cis
 
 
+def region_records(root: Path, n: int, seed: int, size: int = 64) -> pa.Table:
+    """``n`` records, each a PNG of ``size`` px with one or two labelled boxes."""
+    rng = np.random.default_rng(seed)
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (size, size), dtype=np.uint8)).save(
+            root / "img" / f"{i}.png")
+        regions = []
+        for label in ("Nodule", "Cyst")[: 1 + i % 2]:
+            x1, y1 = (int(v) for v in rng.integers(0, size - 8, 2))
+            w, h = (int(v) for v in rng.integers(4, 8, 2))
+            regions.append(Region((x1, y1, x1 + w, y1 + h), label, w * h))
+        records.append(ImageRecord(
+            record_id=f"r{i}", image=f"img/{i}.png", labels=("Nodule",), modality="X-ray",
+            area="Brain", task="Detection/segmentation", subset="xray-brain-detseg",
+            split="test", regions=tuple(regions)))
+    return records_to_table(records)
+
+
+def naive_box_items(table: pa.Table, root: Path) -> list[dict]:
+    """One record at a time: decode the image for its size, first label's outer extent."""
+    items = []
+    for i, rec in enumerate(table.to_pylist()):
+        with Image.open(root / rec["image"]) as img:
+            width, height = img.convert("RGB").size  # full decode, as a plain loader would
+        boxes = [r for r in rec["regions"] if r["label"] == rec["regions"][0]["label"]]
+        extent = (min(r["x1"] for r in boxes), min(r["y1"] for r in boxes),
+                  max(r["x2"] for r in boxes), max(r["y2"] for r in boxes))
+        box = from_pixels(extent, width, height)
+        item = {"id": i, "image": rec["image"], "Answer": format_box(box),
+                "Question": f"Where is the {boxes[0]['label'].lower()}?", "answer_box": box}
+        json.dumps(item)
+        items.append(item)
+    return items
+
+
+def bench_items(n: int, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        table = region_records(root, n, seed)
+        t_naive, naive = _timed(lambda: naive_box_items(table, root))
+        t_fast, fast = _timed(lambda: list(iter_items(table, seed=seed, image_root=root)))
+    # one-label records must agree exactly (two-label records draw their finding)
+    same = all(f.answer_box == tuple(nv["answer_box"]) for f, nv in zip(fast, naive, strict=True)
+               if f.record_id in {f"r{i}" for i in range(0, n, 2)})
+    print(f"\n## Box-item building on {n} region records (64 px PNGs), 1 process\n")
+    print(f"| {'what':<44} | {'seconds':>8} | {'items/s':>12} | {'speed-up':>8} |")
+    print(f"|{'-' * 46}|{'-' * 10}|{'-' * 14}|{'-' * 10}|")
+    print(f"| {'naive per-record builder':<44} | {t_naive:>8.3f} | {n / t_naive:>12,.0f} | "
+          f"{1.0:>7.1f}x |")
+    print(f"| {'medmat.qa.iter_items (grounding items)':<44} | {t_fast:>8.3f} | "
+          f"{n / t_fast:>12,.0f} | {t_naive / t_fast:>7.1f}x |")
+    print(f"same boxes on the one-label records: {same}")
+    if not same:
+        raise SystemExit("MISMATCH between the naive builder and medmat's grounding items")
+
+
 def _timed(fn, repeat: int = 3):
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -94,7 +165,9 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000, help="bootstrap replicates (numpy)")
     ap.add_argument("--naive-boot", type=int, default=20, help="bootstrap replicates (naive)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--items", type=int, default=5000, help="region records (box items)")
     args = ap.parse_args()
+    bench_items(args.items, args.seed)
     pred, gold = random_pairs(args.n, args.seed)
     n_miss = sum(p is None for p in pred)
 
