@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_synth.py [--n 3000] [--size 64] [--repeat 3]
 
-Rows (the lab rows cycle over every cell of the full lattice, so every modality and area is in the mix):
+Rows (the lab rows cycle over every cell of the full lattice, so every modality and area is
+in the mix):
 
 * baseline PIL ImageDraw renderer: what a plain Pillow generator of similar scenes costs --
   the same number of shapes per image (body, 2 organs, 5 ribs/structures, 1 finding) drawn with
