@@ -31,7 +31,8 @@ def _real_root(root: str) -> Path:
 
 def resolve_under_root(root: str | Path, rel: str) -> Path:
     """Resolve ``rel`` under ``root`` and refuse anything that escapes it."""
-    root_path = _real_root(os.fspath(root))
+    # keyed by the absolute path: a relative root means another folder after a chdir
+    root_path = _real_root(os.path.abspath(root))
     if not rel or rel.strip() == "":
         raise MedmatError(f"empty image path (dataset root {root_path})")
     posix = PurePosixPath(rel.replace("\\", "/"))
