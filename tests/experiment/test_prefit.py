@@ -15,9 +15,9 @@ def test_parallel_training_gives_the_same_predictions_as_serial(config, tmp_path
     serial_log, parallel_log = RunLog(), RunLog()
     serial = run_experiment(cfg, tmp_path / "serial", log=serial_log, jobs=1)
     parallel = run_experiment(cfg, tmp_path / "parallel", log=parallel_log, jobs=2)
-    assert not serial_log.decisions("training 6 models")
+    assert not serial_log.decisions("models:")
     # related, unrelated, target_trained per seed: 6 distinct models, trained by the pool
-    assert parallel_log.decisions("training 6 models in 2 processes")
+    assert parallel_log.decisions("models: training 6 in 2 processes")
     assert serial == parallel
     runs = sorted((tmp_path / "serial" / "runs").rglob("predictions*.parquet"))
     assert len(runs) == 16  # 4 arms x 2 seeds, each scored and shuffled-image scored

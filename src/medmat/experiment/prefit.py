@@ -65,7 +65,7 @@ def prefit(backend: str, options: dict, image_root: Path, jobs: Sequence[FitJob]
         return
     from medmat.procs import terminate_pool, worker_init
 
-    log(f"training {len(jobs)} models in {workers} processes (one thread each)")
+    log(f"models: training {len(jobs)} in {workers} processes (one thread each)")
     # spawn: a fork of this process (which may have run torch's thread pools) is unsafe, and a
     # forkserver child's parent is the server, which medmat.procs' watchdog would not recognise
     context = multiprocessing.get_context("spawn")
