@@ -13,6 +13,16 @@ combination's (:mod:`medmat.study.planner`); one experiment holds every point as
 Each point carries the experiment's two-level interval. "Items to reach": the target items a
 target curve needs to reach the threshold (stated in :data:`REACH_RULE`), by linear
 interpolation between the two points around the first crossing of the mean curve.
+
+Its 95% interval (:data:`REACH_CI_RULE`, :func:`reach_intervals`) is the experiments' own
+two-level bootstrap (:func:`medmat.evaluate.seeds.replicate_sums`, the experiment's ``bootstrap``
+replicates and its first seed as the bootstrap seed, so a rerun gives the same interval): each
+replicate draws every arm's training seeds (per arm: arms train on different data), then the test
+items once for all arms (they answer the target's same test items: a paired draw), and recomputes
+every point's accuracy, the threshold and each target curve's interpolated items. The interval
+is the 2.5th and 97.5th percentiles over replicates, where a replicate whose curve never reaches
+the threshold counts as "not reached" (above every reached value); a bound that falls among
+those is None, and the share of such replicates is reported.
 """
 
 from __future__ import annotations
@@ -22,8 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medmat.errors import MedmatError
 from medmat.evaluate.results import ExperimentResult
+from medmat.evaluate.seeds import correct_table, replicate_sums
 from medmat.splits import SubsetInfo
 from medmat.study import arm_stats
 from medmat.study.planner import CatalogPlan, Source, plan_pairwise_on, water_fill
@@ -33,6 +46,11 @@ from medmat.study.results import EfficiencyCurve, EfficiencyPoint, EfficiencyTar
 REACH_RULE = ("threshold = untrained + {share}% of the way to the best mean accuracy of the two "
               "target curves; items = linear interpolation at the first crossing of the mean "
               "curve (None: never reached)")  # fmt: skip
+REACH_CI_RULE = ("95% percentile interval over {n_boot} two-level bootstrap replicates (seed "
+                 "{seed}): training seeds drawn per arm, then the test items drawn once for every "
+                 "arm (paired); each replicate recomputes every point, the threshold and the "
+                 "interpolated items; replicates that never reach count as not reached, and a "
+                 "bound among them is None")  # fmt: skip
 CURVES = ("related", "related_target", "unrelated_target")
 DEFAULT_LAB_TARGETS = ("xray-brain-lesion",)
 DEFAULT_LAB_CELLS = ("xray-brain-lesion", "xray-brain-severity", "xray-breast-lesion",
@@ -112,15 +130,76 @@ def experiment_configs(plan: CatalogPlan, common: Mapping[str, Any]) -> dict[str
     return out
 
 
+@dataclass(frozen=True)
+class ReachInterval:
+    """Percentile interval of one curve's items to reach (a None bound: not reached)."""
+
+    ci95: tuple[float | None, float | None]
+    not_reached: float  # share of bootstrap replicates whose curve never reaches the threshold
+
+
+def _threshold(base: Any, best: Any, share: float) -> Any:
+    return base + share / 100 * (best - base)
+
+
+def first_crossing(xs: np.ndarray, ys: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Items at the first crossing of ``thresholds[r]`` by row ``ys[r]`` (curves x points, the
+    points at increasing ``xs``), linearly interpolated from the point before; NaN: never."""
+    above = ys >= thresholds[:, None]
+    j = above.argmax(axis=1)  # first point at or above the threshold (0 when none is)
+    prev, rows = np.maximum(j - 1, 0), np.arange(len(ys))
+    y0, y1 = ys[rows, prev], ys[rows, j]
+    with np.errstate(divide="ignore", invalid="ignore"):  # j == 0 rows divide 0 by 0, unused
+        interp = xs[prev] + (thresholds - y0) * (xs[j] - xs[prev]) / (y1 - y0)
+    return np.where(above.any(axis=1), np.where(j == 0, xs[0], interp), np.nan)
+
+
 def reach(curve: EfficiencyCurve, threshold: float) -> float | None:
     """Interpolated items at the first crossing of ``threshold`` (see REACH_RULE)."""
     pts = [(p.items, p.accuracy.value) for p in curve.points if p.accuracy.value is not None]
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
-        if y0 >= threshold:
-            return float(x0)
-        if y1 >= threshold:
-            return x0 + (threshold - y0) * (x1 - x0) / (y1 - y0)
-    return float(pts[-1][0]) if pts and pts[-1][1] >= threshold else None
+    if not pts:
+        return None
+    xs, ys = (np.array(v, dtype=np.float64) for v in zip(*pts, strict=True))
+    got = first_crossing(xs, ys[None, :], np.array([threshold]))[0]
+    return None if np.isnan(got) else float(got)
+
+
+def reach_intervals(untrained: np.ndarray, curves: Mapping[str, Iterable[tuple[int, np.ndarray]]],
+                    share: float, *, n_boot: int, seed: int) -> dict[str, ReachInterval]:
+    """Bootstrap intervals of each target curve's items to reach (see REACH_CI_RULE).
+
+    ``untrained`` and every point's table are seeds x items correctness over the same test
+    items in the same column order; ``curves`` maps a target curve to its (items, table) points.
+    """
+    pts = {c: sorted(p, key=lambda p: p[0]) for c, p in curves.items()}
+    tables = [untrained, *(t for p in pts.values() for _, t in p)]
+    n_items = {np.shape(t)[-1] for t in tables}
+    if len(n_items) != 1:
+        raise MedmatError(f"efficiency: the arms answered different numbers of test items "
+                          f"({sorted(n_items)}); every arm must answer the target's test set")
+    sums = replicate_sums([np.asarray(t, dtype=np.float64)[:, None, :] for t in tables],
+                          n_boot, seed)  # fmt: skip
+    acc = np.hstack(sums) / n_items.pop()  # replicates x (untrained, every point in order)
+    thresholds = _threshold(acc[:, 0], acc[:, 1:].max(axis=1), share)
+    out, col = {}, 1
+    for name, p in pts.items():
+        xs = np.array([x for x, _ in p], dtype=np.float64)
+        got = first_crossing(xs, acc[:, col:col + len(xs)], thresholds)
+        col += len(xs)
+        never = np.isnan(got)
+        # never-reached replicates rank above every reachable value (at most xs[-1])
+        lo, hi = np.quantile(np.where(never, xs[-1] + 1.0, got), [0.025, 0.975])
+        out[name] = ReachInterval(
+            ci95=tuple(None if b > xs[-1] else float(b) for b in (lo, hi)),  # type: ignore[arg-type]
+            not_reached=float(never.mean()))  # fmt: skip
+    return out
+
+
+def _arm_table(run_dir: Path, result: ExperimentResult, arm: str,
+               ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
+    """(item ids, seeds x items correctness) of one arm, in the column order ``ids``."""
+    return correct_table(arm_stats.arm_runs(run_dir, result, arm), item_ids=ids,
+                         what=f"{run_dir.name}: {arm}")  # fmt: skip
 
 
 def study_fields(plan_dir: Path, results: Mapping[str, ExperimentResult],
@@ -131,6 +210,8 @@ def study_fields(plan_dir: Path, results: Mapping[str, ExperimentResult],
         t = result.targets[0]
         if "untrained" not in t.arms:
             raise MedmatError(f"experiment {name}: no untrained arm; replan with --force")
+        run_dir, n_boot, seed = plan_dir / "runs" / name, arm_stats.n_boot(result), result.seeds[0]
+        ids, base_table = _arm_table(run_dir, result, "untrained")
         zero = EfficiencyPoint(items=0, arm="untrained",
                                accuracy=arm_stats.estimate(t.arms["untrained"]))
         curves = []
@@ -143,12 +224,33 @@ def study_fields(plan_dir: Path, results: Mapping[str, ExperimentResult],
                 [zero, *pts] if curve == "related" else pts)))
         base = zero.accuracy.value or 0.0
         best = max((p.accuracy.value or 0.0) for c in curves[1:] for p in c.points)
-        threshold = base + share / 100 * (best - base)
+        threshold = _threshold(base, best, share)
+        points = {c.name: [(p.items, _arm_table(run_dir, result, p.arm, ids)[1])
+                           for p in c.points] for c in curves[1:]}  # fmt: skip
+        cis = reach_intervals(base_table, points, share, n_boot=n_boot, seed=seed)
         out.append(EfficiencyTarget(
             experiment=name, target=t.target, curves=tuple(curves), threshold=threshold,
             reach={c.name: reach(c, threshold) for c in curves[1:]},
-            reach_rule=REACH_RULE.format(share=share)))  # fmt: skip
+            reach_rule=REACH_RULE.format(share=share),
+            reach_ci95={c: r.ci95 for c, r in cis.items()},
+            reach_not_reached={c: r.not_reached for c, r in cis.items()},
+            reach_ci_rule=REACH_CI_RULE.format(n_boot=n_boot, seed=seed)))  # fmt: skip
     return {"efficiency": tuple(out)}
+
+
+def _items(v: float | None) -> str:
+    return "not reached" if v is None else f"{v:.1f}"
+
+
+def _reach_text(e: EfficiencyTarget, curve: str) -> str:
+    """``412.5 [250.0, 700.0] items (not reached in 3% of resamples)``."""
+    text = _items(e.reach[curve])
+    ci = e.reach_ci95.get(curve)
+    if ci is None:  # a metrics file written before the intervals
+        return text
+    text += f" [{_items(ci[0])}, {_items(ci[1])}] items"
+    share = e.reach_not_reached.get(curve, 0.0)
+    return text + (f" (not reached in {100 * share:.0f}% of resamples)" if share else "")
 
 
 def markdown(result: StudyResult) -> list[str]:
@@ -164,10 +266,26 @@ def markdown(result: StudyResult) -> list[str]:
                   for c in e.curves for p in c.points]  # fmt: skip
         lines += ["", f"Target items needed to reach {100 * e.threshold:.1f}% ({e.reach_rule}):",
                   ""]  # fmt: skip
-        lines += [f"- {k}: " + ("not reached" if v is None else f"{v:.1f}")
-                  for k, v in e.reach.items()]  # fmt: skip
+        lines += [f"- {k}: {_reach_text(e, k)}" for k in e.reach]
+        if e.reach_ci_rule:
+            lines += ["", f"Intervals: {e.reach_ci_rule}."]
         lines.append("")
     return [*lines, "![efficiency](efficiency.png)"]
+
+
+def _reach_bar(ax: Any, e: EfficiencyTarget, c: EfficiencyCurve, color: str) -> None:
+    """The items-to-reach interval as a horizontal bar on the threshold line; an open upper
+    bound (not reached) runs to the curve's last point and ends in an arrow head."""
+    ci, v = e.reach_ci95.get(c.name), e.reach.get(c.name)
+    if ci is None or ci[0] is None:
+        return
+    y, top = 100 * e.threshold, float(c.points[-1].items)
+    hi = top if ci[1] is None else ci[1]
+    ax.plot([ci[0], hi], [y, y], color=color, linewidth=2.5, alpha=0.8, solid_capstyle="butt")
+    if ci[1] is None:
+        ax.plot([hi], [y], marker=">", color=color)
+    if v is not None:
+        ax.plot([v], [y], marker="|", markersize=10, color=color)
 
 
 def figures(result: StudyResult) -> dict[str, bytes]:
@@ -188,6 +306,8 @@ def figures(result: StudyResult) -> dict[str, bytes]:
                           for p, y in zip(c.points, ys, strict=True)]  # fmt: skip
                     line = ax.plot(xs, ys, marker="o", label=c.name)[0]
                     ax.fill_between(xs, lo, hi, alpha=0.2, color=line.get_color())
+                    if j == 1:
+                        _reach_bar(ax, e, c, line.get_color())
                 if j == 1:
                     ax.axhline(100 * e.threshold, color="#333", linestyle="--", linewidth=0.8)
                 ax.set_xlabel("related items" if j == 0 else "target items on top")

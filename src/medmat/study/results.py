@@ -175,6 +175,11 @@ class EfficiencyTarget(_Model):
     threshold: float
     reach: dict[str, float | None]  # target curve -> interpolated target items to the threshold
     reach_rule: str
+    # bootstrap 95% interval of reach per target curve (a None bound: not reached) and the share
+    # of replicates whose curve never reaches (medmat.study.efficiency.REACH_CI_RULE)
+    reach_ci95: dict[str, tuple[float | None, float | None]] = {}
+    reach_not_reached: dict[str, float] = {}
+    reach_ci_rule: str = ""
 
 
 class StudyResult(_Model):
