@@ -64,6 +64,20 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def source_digest(*patterns: str) -> str:
+    """Digest (16 hex) of the medmat source files matching ``patterns`` (globs under the package,
+    e.g. ``"synth/*.py"``): their paths and bytes. A stage fingerprints the code that decides its
+    outputs, so outputs made by an older version of that code are recomputed, never reused."""
+    package = Path(__file__).resolve().parent
+    files = sorted({f for pattern in patterns for f in package.glob(pattern)})
+    if not files:
+        raise ValueError(f"no medmat source file matches {patterns}")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def files_digest(root: str | os.PathLike[str], relpaths: Iterable[str]) -> str:
     """One fingerprint over many files: their relative paths and contents, order-independent.
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from medmat.experiment import run_experiment
+from medmat.experiment import prefit, run_experiment
 from medmat.experiment.runner import RunLog
 
 
 @pytest.mark.slow
-def test_parallel_training_gives_the_same_predictions_as_serial(config, tmp_path):
+def test_parallel_training_gives_the_same_predictions_as_serial(config, tmp_path, monkeypatch):
+    # this config is far below the work that pays for spawning workers: force the pool
+    monkeypatch.setattr(prefit, "MIN_PARALLEL_WORK", 0)
     cfg = config(seeds=[0, 1])
     serial_log, parallel_log = RunLog(), RunLog()
     serial = run_experiment(cfg, tmp_path / "serial", log=serial_log, jobs=1)
@@ -27,3 +29,12 @@ def test_parallel_training_gives_the_same_predictions_as_serial(config, tmp_path
     # the models are where run_arm looks: it reports none trained again
     assert sum("its model" in line for line in parallel_log.lines) == 0
     assert len(list((tmp_path / "parallel" / "models").glob("*/model.safetensors"))) == 6
+
+
+def test_little_work_trains_in_process(config, tmp_path):
+    cfg = config(seeds=[0, 1])
+    log = RunLog()
+    run_experiment(cfg, tmp_path / "out", log=log, jobs=2)
+    # six small models: spawning workers would cost more than training them here
+    assert not log.decisions("models:")
+    assert len(list((tmp_path / "out" / "models").glob("*/model.safetensors"))) == 6

@@ -1,8 +1,9 @@
 """One arm of one target and seed: choose its training items, train, score, cache.
 
 An arm's manifest fingerprints the backend, its validated options, the seed and the *content* of
-every training and test item (question, options, answer and the image's bytes), so changing the
-QA seed, the templates, an image or a backend option retrains exactly the arms it touches.
+every training and test item (question, options, answer and the image's bytes), and the digest of
+the backend's source files, so changing the QA seed, the templates, an image, a backend option or
+the model code retrains exactly the arms it touches.
 Training that was killed resumes from the backend's checkpoint only if that checkpoint was made
 for the same fingerprint (``pending.json``); otherwise the stale model folder is discarded.
 """
@@ -34,6 +35,7 @@ from medmat.predictions import row_to_prediction
 from medmat.progress import progress_bar
 from medmat.records import Prediction, QAItem, write_predictions
 from medmat.splits import Plan, SubsetInfo
+from medmat.train.backend import backend_code_digest
 
 PREDICTIONS = "predictions.parquet"
 # the shuffled-image control: the same test items with every image moved to another item; an
@@ -102,6 +104,7 @@ def arm_manifest(
     item_digests: dict[int, str],
 ) -> Manifest:
     config = {"backend": cfg.backend, "backend_options": cfg.backend_options, "seed": seed,
+              "backend_code": backend_code_digest(cfg.backend),
               "answer_protocol": _answer_protocol_digest(), "controls": CONTROLS}
     inputs = {
         "train": fingerprint([item_digests[it.id] for it in train]),
@@ -115,7 +118,7 @@ def model_key(cfg: ExperimentConfig, seed: int, train: list[QAItem],
     """The training's identity: arms with equal keys train equal models (given the seed, the
     backends are deterministic on CPU), so one folder serves them all."""
     return fingerprint({"backend": cfg.backend, "backend_options": cfg.backend_options,
-                        "seed": seed,
+                        "backend_code": backend_code_digest(cfg.backend), "seed": seed,
                         "train": fingerprint([item_digests[it.id] for it in train])})[:16]
 
 

@@ -28,6 +28,11 @@ from medmat.records import QAItem
 # trains one large model on the accelerator, or across processes through accelerate)
 PARALLEL_BACKENDS = ("builtin",)
 MAX_WORKERS = 8
+# Below this much work (training items x epochs over all jobs) the models train in this process:
+# a spawned worker first spends ~3-5 CPU-seconds importing torch and medmat, about what 20,000
+# item-epochs of training cost on one thread (a study's tiny experiment of four 170-item models
+# took 13.8 s through the pool, ~3 s in process). The weights are the same either way.
+MIN_PARALLEL_WORK = 20_000
 
 
 @dataclass(frozen=True)
@@ -57,11 +62,13 @@ def prefit(backend: str, options: dict, image_root: Path, jobs: Sequence[FitJob]
            workers: int | None, log) -> None:
     """Train ``jobs`` (distinct model folders) in up to ``workers`` processes.
 
-    Does nothing for other backends, for a single model, or with one worker: run_arm then
-    trains in this process, with the same one-thread setting and so the same weights.
+    Does nothing for other backends, for a single model, with one worker or for less work than
+    :data:`MIN_PARALLEL_WORK`: run_arm then trains in this process, with the same one-thread
+    setting and so the same weights.
     """
     workers = min(default_jobs() if workers is None else workers, len(jobs))
-    if backend not in PARALLEL_BACKENDS or workers < 2:
+    work = sum(len(job.train) for job in jobs) * int(options.get("epochs", 1))
+    if backend not in PARALLEL_BACKENDS or workers < 2 or work < MIN_PARALLEL_WORK:
         return
     from medmat.procs import terminate_pool, worker_init
 

@@ -33,6 +33,7 @@ from medmat.manifest import (
     file_digest,
     fingerprint,
     output_digests,
+    source_digest,
     write_manifest,
 )
 from medmat.qa.core import ItemFactory
@@ -287,6 +288,8 @@ def items_manifest(
         "templates": fingerprint({"generic": tset.generic, "tasks": tset.tasks,
                                   "subsets": tset.subsets, "grounding": tset.grounding}),
         "drop_leaky": bool(drop_leaky),
+        # the item builder's code (sampling, balancing, formatting): a change rebuilds the items
+        "code": source_digest("qa/*.py"),
     }
     inputs = {"records": file_digest(_records_path(records)), **dict(extra_inputs or {})}
     return Manifest("items", config, inputs)

@@ -21,7 +21,13 @@ from PIL import Image, ImageDraw
 from medmat.errors import MedmatError
 from medmat.imaging import phash, pixel_sha1
 from medmat.io import read_json, write_bytes, write_json
-from medmat.manifest import MANIFEST_NAME, Manifest, output_digests, write_manifest
+from medmat.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    output_digests,
+    source_digest,
+    write_manifest,
+)
 from medmat.procs import terminate_pool, worker_init
 from medmat.progress import progress_bar
 from medmat.records import ImageRecord, write_records
@@ -195,6 +201,8 @@ def lab_manifest(cells: list[Cell], cfg: LabConfig, n_train: int, n_val: int,
         **asdict(cfg),
         "cells": sorted({c.subset for c in cells}),
         "counts": {"train": n_train, "val": n_val, "test": n_test},
+        # the renderer's code: a change to how images are drawn regenerates the lab
+        "code": source_digest("synth/*.py"),
     }
     return Manifest("lab", config)
 

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from medmat.errors import MedmatError
 from medmat.train.interface import Backend, ProgressFn
 
-__all__ = ["BACKENDS", "Backend", "BackendEntry", "ProgressFn", "backend_class", "make_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendEntry",
+    "ProgressFn",
+    "backend_class",
+    "backend_code_digest",
+    "make_backend",
+]
 
 
 @dataclass(frozen=True)
@@ -23,17 +32,22 @@ class BackendEntry:
     target: str  # "module:Class"
     description: str
     extra: str | None = None  # the pip extra whose packages the module imports
+    # source files (globs under the medmat package) whose code decides what a model learns and
+    # answers: their digest joins every arm's fingerprint (backend_code_digest)
+    code: tuple[str, ...] = ()
 
 
 BACKENDS: dict[str, BackendEntry] = {
     "builtin": BackendEntry(
         "medmat.train.builtin:BuiltinBackend",
         "small CNN + bag-of-words scorer in PyTorch; trains on CPU in seconds",
+        code=("train/builtin*.py", "train/images.py"),
     ),
     "hf": BackendEntry(
         "medmat.train.hf:HFBackend",
         "Hugging Face multimodal LLM (Qwen2-VL, LLaVA...) fine-tuned with LoRA",
         extra="hf",
+        code=("train/hf/*.py", "train/images.py"),
     ),
 }
 
@@ -61,6 +75,19 @@ def backend_class(name: str) -> type:
             f"(missing {exc.name})"
         ) from None
     return getattr(module, attr)
+
+
+@cache
+def backend_code_digest(name: str) -> str:
+    """Digest of the backend's source files (:attr:`BackendEntry.code`), read without importing
+    them. Arms and shared models fingerprint it, so results cached by an older version of the
+    model code (another layout, loss or initialisation) are recomputed, never reused."""
+    entry = BACKENDS.get(name)
+    if entry is None:
+        raise MedmatError(f"unknown backend {name!r}; choose one of: {_choices()}")
+    from medmat.manifest import source_digest
+
+    return source_digest(*entry.code)
 
 
 def make_backend(name: str, options: dict[str, Any] | None = None) -> Backend:

@@ -72,6 +72,11 @@ class BuiltinScorer(nn.Module):
             *block(2 * w, 2 * w),
             *block(2 * w, 2 * w),
         )
+        # channels-last memory (NHWC) for the CNN's weights and inputs: on one CPU thread a
+        # training step is 1.4x faster than in NCHW, mostly in max-pooling (its NCHW CPU kernel
+        # is slow); measured on 1,400 lab items, 3 epochs: 2.58 s -> 1.80 s. Same model, but
+        # floats are summed in another order, so weights differ from the NCHW layout's.
+        self.cnn.to(memory_format=torch.channels_last)
         axis = torch.linspace(-1.0, 1.0, cfg.image_size)
         yy, xx = torch.meshgrid(axis, axis, indexing="ij")
         self.register_buffer("coords", torch.stack([xx, yy])[None], persistent=False)
@@ -105,7 +110,7 @@ class BuiltinScorer(nn.Module):
         keeps the positions a box head needs, which the pooled vector averages away."""
         x = images.float().div_(127.5).sub_(1.0)
         x = torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], dim=1)
-        f = self.cnn(x)
+        f = self.cnn(x.contiguous(memory_format=torch.channels_last))
         return f, self.img_proj(torch.cat([f.amax(dim=(2, 3)), f.mean(dim=(2, 3))], dim=1))
 
     def scores(self, img: torch.Tensor, q_ids: torch.Tensor, q_offsets: torch.Tensor,
