@@ -106,6 +106,10 @@ _PLAN_OPTIONS = [
                  help="multitask: comma-separated subsets that never train (out-of-"
                       "distribution targets); default: those below the cap (--lab: "
                       "xray-lung-lesion,ct-brain-lesion unless --cells)."),
+    click.option("--backbones", default=None,
+                 help="backbones: a YAML list (or a YAML file) of {name, backend, model, "
+                      "options}, the first the reference; default --lab/--records: builtin and "
+                      "builtin-wide, --catalog: Qwen2-VL-2B, Qwen2-VL-7B, LLaVA-1.5-7B (hf)."),
     click.option("--force", is_flag=True, help="Replace an existing plan in --out."),
 ]  # fmt: skip
 
@@ -140,7 +144,7 @@ class StudyGroup(click.Group):
 @click.group(name="study", cls=StudyGroup)
 def command() -> None:
     """Plan a Med-MAT study DESIGN (pairwise, ablation, three-source, multitask, efficiency,
-    cls-det) and run it.
+    backbones, cls-det) and run it.
 
     \b
       medmat study pairwise --lab --out runs/study        # the synthetic lab
@@ -152,6 +156,7 @@ def command() -> None:
       medmat study multitask --lab --out runs/mt      # single vs multi-task, ID and OOD
       medmat study three-source --lab --out runs/ts   # one source per target element
       medmat study efficiency --lab --out runs/ef     # curves and efficiency.png
+      medmat study backbones --lab --out runs/bb      # the pairwise arms per backend/model
     """
 
 
@@ -160,10 +165,12 @@ def plan_design(design: str, *, use_catalog: bool, use_lab: bool, records: Path 
                 n_train: int | None, n_test: int | None, lab_size: int, cap: int | None,
                 general_items: int | None, sizes_csv: Path | None, backend: str | None,
                 model: str | None, backend_options: str | None, seeds: str | None, seed: int,
-                primary_only: bool, test_only: str | None, force: bool) -> None:
+                primary_only: bool, test_only: str | None, force: bool,
+                backbones: str | None = None) -> None:
     """Plan ``design`` and write the plan folder (see the module docstring)."""
     from medmat.study import load_designs
     from medmat.study import setup as st
+    from medmat.study.backbones import read_backbones
 
     spec = load_designs().design(design)
     where = "the catalog" if use_catalog else "a lab or records"
@@ -197,7 +204,8 @@ def plan_design(design: str, *, use_catalog: bool, use_lab: bool, records: Path 
         backend_options=_mapping(backend_options, "--backend-options"),
         seeds=_ints(seeds, "--seeds"), cap=cap, general_items=general_items,
         primary_only=primary_only,
-        test_only=[t.strip() for t in test_only.split(",") if t.strip()] if test_only else None)
+        test_only=[t.strip() for t in test_only.split(",") if t.strip()] if test_only else None,
+        backbones=read_backbones(backbones))
     if use_catalog:
         planned = st.plan_catalog(req, records, sizes_csv)
     elif use_lab:
@@ -246,6 +254,8 @@ def run_command(plan_dir: Path) -> None:
         click.echo(f"{result.n_succeed} of {result.n_combinations} combinations succeed "
                    f"(interval above 0); gains after correction: {m.n_gain_holm} (Holm), "
                    f"{m.n_gain_bh} (Benjamini-Hochberg) at alpha {m.alpha}")  # fmt: skip
+    for b in result.backbones:
+        click.echo(f"{b.name}: {b.n_succeed} of {len(b.combinations)} combinations succeed")
     click.echo(f"report: {plan_dir / 'report.md'}")
 
 

@@ -34,11 +34,13 @@ from medmat.evaluate.degenerate import (
 from medmat.evaluate.paired import DiffResult, align, mcnemar, paired_bootstrap_diff
 from medmat.evaluate.seeds import (
     SeedAccuracy,
+    SeedContrast,
     SeedDiff,
     correct_table,
     seed_accuracy,
     seed_diff,
     two_level_accuracy,
+    two_level_contrast,
     two_level_diff,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "Check",
     "DiffResult",
     "SeedAccuracy",
+    "SeedContrast",
     "SeedDiff",
     "accuracy",
     "accuracy_over_seeds",
@@ -64,6 +67,7 @@ __all__ = [
     "seed_summary",
     "shuffled_images",
     "two_level_accuracy",
+    "two_level_contrast",
     "two_level_diff",
     "upper_bound_check",
     "verdict",

@@ -215,6 +215,55 @@ def two_level_diff(correct_a: Sequence, correct_b: Sequence, *, n_boot: int = 20
     )
 
 
+@dataclass(frozen=True)
+class SeedContrast:
+    """A signed sum of arm accuracies on the same test items, over training seeds: e.g. the
+    difference of two CG gains, ``(related_B - unrelated_B) - (related_A - unrelated_A)``.
+
+    ``per_seed`` holds the contrast per seed (seed i of every table), ``p_value`` the two-sided
+    bootstrap guide of :class:`SeedDiff`."""
+
+    estimate: float
+    ci95: tuple[float, float]
+    per_seed: tuple[float, ...]
+    n_seeds: int
+    n_items: int
+    method: str
+    p_value: float
+    confidence: float = 0.95
+    n_boot: int = 2000
+    seed: int = 0
+
+
+def two_level_contrast(tables: Sequence, signs: Sequence[float], *, n_boot: int = 2000,
+                       seed: int = 0, confidence: float = 0.95) -> SeedContrast:
+    """``sum_k signs[k] * accuracy(tables[k])`` with the two-level bootstrap of
+    :func:`two_level_diff` (seeds drawn per table, items drawn once for all tables): seeds x
+    items tables over the same test items in the same column order."""
+    confidence = check_confidence(confidence)
+    check_bootstrap(n_boot, seed)
+    if len(tables) != len(signs) or not tables:
+        raise MedmatError(f"two_level_contrast: {len(tables)} table(s) for {len(signs)} sign(s); "
+                          "give one sign per table")
+    arrays = [_table(t, f"tables[{k}]") for k, t in enumerate(tables)]
+    if len({a.shape for a in arrays}) != 1:
+        raise MedmatError(f"two_level_contrast: tables of shapes {[a.shape for a in arrays]}; "
+                          "every table needs the same seeds and the same test items")
+    boot = _replicates(arrays, signs, int(n_boot), int(seed))
+    per_seed = tuple(math.fsum(sg * float(a[s].mean()) for a, sg in zip(arrays, signs,
+                                                                          strict=True))
+                     for s in range(arrays[0].shape[0]))
+    estimate = math.fsum(per_seed) / len(per_seed)
+    if abs(estimate) < 1e-12:
+        p = 1.0
+    else:
+        p = 2.0 * float(np.mean(boot <= 0) if estimate > 0 else np.mean(boot >= 0))
+    return SeedContrast(estimate=estimate, ci95=_interval(boot, confidence), per_seed=per_seed,
+                        n_seeds=arrays[0].shape[0], n_items=arrays[0].shape[1],
+                        method=_method(arrays[0].shape[0]), p_value=min(1.0, p),
+                        confidence=confidence, n_boot=int(n_boot), seed=int(seed))
+
+
 def correct_table(runs: Sequence[Sequence[Prediction]], *, item_ids: Sequence[int] | None = None,
                   what: str = "predictions") -> tuple[list[int], np.ndarray]:
     """(item ids, seeds x items bool table) from one prediction list per seed.

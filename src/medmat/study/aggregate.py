@@ -164,8 +164,10 @@ def study_result(
     if not results:
         raise MedmatError(f"{plan_dir}: the plan has no experiment configs; replan")
     first = next(iter(results.values()))
+    # the backbones design runs several backends: all of them, in order of appearance
+    backend = ", ".join(dict.fromkeys(r.backend for r in results.values()))
     common = {"schema_version": STUDY_SCHEMA_VERSION, "design": design, "source": source,
-              "lab": lab, "seeds": first.seeds, "backend": first.backend,
+              "lab": lab, "seeds": first.seeds, "backend": backend,
               "experiments": tuple(results)}  # fmt: skip
     if design == "ablation":
         ablation = tuple(ablation_target(n, r, plan_dir / "runs" / n) for n, r in results.items())

@@ -19,6 +19,7 @@ MODULES = {
     "multitask": "medmat.study.multitask",
     "three-source": "medmat.study.three_source",
     "efficiency": "medmat.study.efficiency",
+    "backbones": "medmat.study.backbones",
 }
 
 

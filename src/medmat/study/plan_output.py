@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from medmat.study.catalog_plan import PRIMARY_RULE, CatalogPlan, published_examples
+from medmat.study.planner import Combination
 
 RECORDS_PLACEHOLDER = "../records.parquet"
 SOURCE_WORDS = {"catalog": "the Med-MAT catalog", "lab": "the synthetic MAT lab",
@@ -45,16 +46,7 @@ def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
     if mod is not None:
         return mod.plan_rows(plan)
     if plan.design == "pairwise":
-        return [
-            {"target": c.target.no, "target_mat": c.target.mat(), "direction": c.direction,
-             "fixed": c.fixed, "source_a": c.source_a.no, "source_a_mat": c.source_a.mat(),
-             "source_b": c.source_b.no, "source_b_mat": c.source_b.mat(),
-             "task_match": c.task_match, "items_a": c.related[c.source_a.no],
-             "items_b": c.related[c.source_b.no], "related_items": sum(c.related.values()),
-             "unrelated": _budgets(c.unrelated), "unrelated_items": sum(c.unrelated.values()),
-             "primary": c.primary, "sizes": sizes, "experiment": c.name}
-            for c in plan.combinations
-        ]  # fmt: skip
+        return [pairwise_row(c, plan.sizes_known) for c in plan.combinations]
     return [
         {"target": a.target.no, "target_mat": a.target.mat(), "arm": a.name,
          "n_subsets": len(a.budgets), "subsets": _budgets(a.budgets),
@@ -63,6 +55,18 @@ def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
          "experiment": f"ablation-{a.target.no}"}
         for a in plan.ablation
     ]  # fmt: skip
+
+
+def pairwise_row(c: Combination, sizes_known: bool) -> dict[str, Any]:
+    """One pairwise combination as a plan-table row (PAIRWISE_COLUMNS)."""
+    return {"target": c.target.no, "target_mat": c.target.mat(), "direction": c.direction,
+            "fixed": c.fixed, "source_a": c.source_a.no, "source_a_mat": c.source_a.mat(),
+            "source_b": c.source_b.no, "source_b_mat": c.source_b.mat(),
+            "task_match": c.task_match, "items_a": c.related[c.source_a.no],
+            "items_b": c.related[c.source_b.no], "related_items": sum(c.related.values()),
+            "unrelated": _budgets(c.unrelated), "unrelated_items": sum(c.unrelated.values()),
+            "primary": c.primary, "sizes": "counted" if sizes_known else "assumed",
+            "experiment": c.name}  # fmt: skip
 
 
 def _module(plan: CatalogPlan) -> ModuleType | None:

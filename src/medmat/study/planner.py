@@ -112,6 +112,9 @@ class CatalogPlan:
     # the experiments of the designs with their own modules (medmat.study.designs.MODULES):
     # objects with a ``target`` (Source) and a ``name`` (the experiment)
     rows: list = field(default_factory=list)
+    # the backbones design: the backends or models every row runs with
+    # (medmat.study.backbones.Backbone), set after planning from the command line
+    backbones: list = field(default_factory=list)
 
     @property
     def targets(self) -> list[str]:

@@ -182,6 +182,31 @@ class EfficiencyTarget(_Model):
     reach_ci_rule: str = ""
 
 
+class BackboneResult(_Model):
+    """One backbone of the backbones design: its pairwise rows and counts (its own family)."""
+
+    name: str
+    backend: str
+    model: str = ""  # hf: the model id or folder ("-" when not an hf backbone)
+    n_succeed: int
+    multiplicity: Multiplicity | None = None
+    combinations: tuple[CombinationResult, ...] = ()
+
+
+class BackboneComparison(_Model):
+    """A combination's CG gain on one backbone against the reference backbone's, paired."""
+
+    combination: str  # the pairwise combination's name
+    target: Cell
+    direction: str
+    backbone: str
+    reference: str
+    gain: Estimate
+    reference_gain: Estimate
+    difference: Estimate  # gain - reference_gain, two-level bootstrap
+    p_value: float | None = None  # two-sided
+
+
 class StudyResult(_Model):
     """Everything a study run measured; the study's ``metrics.json`` is this object as JSON."""
 
@@ -200,6 +225,9 @@ class StudyResult(_Model):
     clsdet: tuple[ClsDetResult, ...] = ()
     multitask: MultitaskResult | None = None
     efficiency: tuple[EfficiencyTarget, ...] = ()
+    backbones: tuple[BackboneResult, ...] = ()
+    backbone_comparisons: tuple[BackboneComparison, ...] = ()
+    backbone_rule: str = ""
 
     @field_validator("schema_version")
     @classmethod

@@ -33,6 +33,7 @@ class PlanRequest:
     general_items: int | None = None
     primary_only: bool = False
     test_only: list[str] | None = None  # subsets that never train (multitask)
+    backbones: list[dict[str, Any]] | None = None  # backbones design (None: the source's)
 
 
 @dataclass
@@ -58,6 +59,24 @@ def _options(req: PlanRequest, default_backend: str, lab_defaults: bool) -> tupl
     options.update(req.backend_options or {})
     validate_backend_options(backend, options, "--backend/--backend-options")
     return backend, options
+
+
+def _set_backbones(req: PlanRequest, plan: CatalogPlan,
+                   base_options: dict[str, dict[str, Any]]) -> None:
+    """The backbones design: the validated backbones every row runs with (plan.backbones)."""
+    if req.design != "backbones":
+        if req.backbones is not None:
+            raise MedmatError("--backbones applies to the backbones design only")
+        return
+    given = [flag for flag, v in (("--backend", req.backend), ("--model", req.model),
+                                  ("--backend-options", req.backend_options)) if v is not None]
+    if given:
+        raise MedmatError(f"{', '.join(given)}: the backbones design takes its backends from "
+                          "--backbones (a YAML list of {name, backend, model, options})")
+    from medmat.study.backbones import resolve_backbones
+
+    plan.backbones = resolve_backbones(req.backbones, source=plan.source,
+                                       base_options=base_options)
 
 
 def _validated(configs: dict[str, dict[str, Any]], lattice: Any | None) -> None:
@@ -94,6 +113,7 @@ def plan_catalog(req: PlanRequest, records: Path | None, sizes_csv: Path | None)
                                         seed=req.seed, test_only=req.test_only or ())
     else:
         plan = catalog_plan.plan_ablation(sizes=sizes, targets=req.targets)
+    _set_backbones(req, plan, {})
     backend, options = _options(req, "hf", lab_defaults=False)
     path = str(records.resolve()) if records is not None else RECORDS_PLACEHOLDER
     configs = experiment_configs(plan, records=path, backend=backend, backend_options=options,
@@ -128,6 +148,7 @@ def plan_lab(req: PlanRequest, *, lab_seed: int, null: bool, cells: Sequence[str
     if general is None:  # the quickstart's mix: 400 general items for 500 per source
         has_general = any(s.general for s in lattice.values())
         general = round(lp.GENERAL_SHARE * spec.n_train) if has_general else 0
+    _set_backbones(req, plan, {"builtin": lp.LAB_BACKEND_OPTIONS})
     backend, options = _options(req, "builtin", lab_defaults=True)
     configs = experiment_configs(plan, data={"lab": spec.model_dump(mode="json")},
                                  backend=backend, backend_options=options,
@@ -150,6 +171,7 @@ def plan_records(req: PlanRequest, records: Path) -> Planned:
     plan = lp.plan_on_lattice(req.design, lattice, source="records", targets=req.targets,
                               cap=req.cap, seed=req.seed,
                               test_only=req.test_only or ())  # fmt: skip
+    _set_backbones(req, plan, {})
     backend, options = _options(req, "builtin", lab_defaults=False)
     general = req.general_items or 0
     configs = experiment_configs(plan, data={"records": str(records.resolve())},
