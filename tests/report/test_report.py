@@ -211,6 +211,11 @@ def test_format_and_rich_table(make_metrics):
     Console(file=buf, width=200, color_system=None).print(rich_table(m))
     out = buf.getvalue()
     assert "CG gain" in out and "no evidence" in out and "+37.0 [+29.0, +45.0]" in out
+    assert "gain [95% CI]" in out and "source" in out
+    from medmat.report.tables import table_console
+
+    # pytest captures stdout (not a terminal): tables get 160 columns, not rich's 80
+    assert table_console().width == 160
 
 
 @pytest.mark.parametrize(

@@ -30,13 +30,11 @@ def command() -> None:
 )
 def run_cmd(config: Path, out: Path) -> None:
     """Run (or resume) the experiment in CONFIG and write metrics.json and report.md to OUT."""
-    from rich.console import Console
-
     from medmat.experiment import run_experiment
-    from medmat.report import rich_table
+    from medmat.report.tables import rich_table, table_console
 
     result = run_experiment(config, out)
-    Console().print(rich_table(result))
+    table_console().print(rich_table(result))
     click.echo(f"report: {out / 'report.md'}  metrics: {out / 'metrics.json'}")
 
 

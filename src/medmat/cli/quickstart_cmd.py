@@ -46,12 +46,10 @@ def command(out: Path, null: bool, seed: int) -> None:
     unrelated / target-trained arms of the built-in CPU model -> accuracy with 95% intervals ->
     OUT/report.md, OUT/metrics.json and plots. Takes a few minutes on two CPU cores.
     """
-    from rich.console import Console
-
     from medmat.experiment import run_experiment
-    from medmat.report import rich_table
+    from medmat.report.tables import rich_table, table_console
 
     started = time.perf_counter()
     result = run_experiment(quickstart_config(null=null, seed=seed), out)
-    Console().print(rich_table(result))
+    table_console().print(rich_table(result))
     click.echo(f"finished in {time.perf_counter() - started:.0f} s; report: {out / 'report.md'}")

@@ -24,11 +24,10 @@ from medmat.report.bias import DEFAULT_THRESHOLD
 def command(metrics: Path, out_dir: Path | None, letter_bias_threshold: float, force: bool,
             quiet: bool) -> None:
     """Write report.md, accuracy.png and lattice.png from METRICS (metrics.json or its folder)."""
-    from rich.console import Console
 
     from medmat.errors import MedmatError
     from medmat.outdir import real
-    from medmat.report.tables import rich_table
+    from medmat.report.tables import rich_table, table_console
     from medmat.report.write import load_metrics
 
     data = load_metrics(metrics)
@@ -47,7 +46,7 @@ def command(metrics: Path, out_dir: Path | None, letter_bias_threshold: float, f
             raise
         raise MedmatError(f"{source}: {exc}") from None
     if not quiet:
-        Console().print(rich_table(data))
+        table_console().print(rich_table(data))
     click.echo(f"wrote {path}")
 
 

@@ -223,17 +223,57 @@ def format_table(metrics: Any) -> str:
     return _md_table(header, rows)
 
 
+HEADLINE_ARMS = ("related", "unrelated", "target_trained", "untrained")
+
+
+def _terminal_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """The summary narrowed to fit an 80-column terminal: the headline arms, the gain, its
+    verdict and where the gain comes from; ablation arms stay in report.md."""
+    arms = [a for a in report.arm_names if a in HEADLINE_ARMS]
+    short = {"unrelated": "unrel.", "target_trained": "target", "untrained": "untr."}
+    header = ["target", *(short.get(a, a) for a in arms), "gain [95% CI]", "source", "verdict"]
+    rows = []
+    for t in report.targets:
+        accs = [pct(a.accuracy) if (a := t.arm(name)) else DASH for name in arms]
+        gain, word = DASH, DASH
+        if t.gain is not None:
+            gain = f"{points(t.gain.diff)} {ci_points(t.gain.ci95)}"
+            word = short_verdict(gain_verdict(t) or "")
+        comp = next((v for v in t.verdicts if v.question.startswith("related vs its best")),
+                    None)  # fmt: skip
+        source = DASH
+        if word == VERDICT_GAIN and comp is not None:
+            source = "recombination" if comp.verdict == "recombination" else "1 source"
+        rows.append([t.cell.subset, *accs, gain, source, word])
+    return header, rows
+
+
+def table_console():  # -> rich.console.Console
+    """A console for result tables: a pipe or log file gets 160 columns (rich would assume 80
+    and squeeze the table), a terminal its own width."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
 def rich_table(metrics: Any):  # -> rich.table.Table (rich imported lazily)
-    """The :func:`format_table` summary as a :class:`rich.table.Table` for terminals."""
+    """The summary as a :class:`rich.table.Table` for terminals (narrowed: _terminal_rows)."""
     from rich.markup import escape
     from rich.table import Table
 
     report = _as_report(metrics)
-    header, rows = _summary_rows(report)
+    header, rows = _terminal_rows(report)
     title = "CG experiment" + (" (negative control: null lab)" if report.is_null else "")
-    table = Table(title=title)
+    hidden = [a for a in report.arm_names if a not in HEADLINE_ARMS]
+    caption = ("gain: related − unrelated (points); target: target_trained; source: "
+               "recombination (beats its best single source) or 1 source; "
+               f"{len(hidden)} more arms and all verdicts in report.md" if hidden else
+               "gain: related − unrelated (points); target: target_trained")  # fmt: skip
+    table = Table(title=title, caption=caption)
     for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 or i == len(header) - 1 else "right")
+        table.add_column(name, justify="left" if i == 0 or i >= len(header) - 2 else "right",
+                         no_wrap=i == 0)
     styles = {VERDICT_GAIN: "green", VERDICT_NEGATIVE: "red", "negative transfer": "red",
               VERDICT_NONE: "yellow", UNINFORMATIVE: "magenta"}
     for row in rows:
