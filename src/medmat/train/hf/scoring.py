@@ -76,6 +76,27 @@ def score_likelihood(model: Any, encoder: Encoder, items: Sequence[QAItem], imag
     return preds
 
 
+def _generated(model: Any, encoder: Encoder, items: Sequence[QAItem], image_root: Path,
+               batch_size: int, device: torch.device, autocast: Any, max_new_tokens: int,
+               workers: int):
+    """Greedy generation, batch by batch: lists of (item, new token ids, image size)."""
+    stop = encoder.end_token_ids(items[0])
+
+    def collate(chunk: list[QAItem]):
+        images = [encoder.load_image(item, image_root) for item in chunk]
+        feats = [encoder.encode(item, image) for item, image in zip(chunk, images, strict=True)]
+        return encoder.collate(feats, pad_left=True), chunk, [im.size for im in images]
+
+    for batch, chunk, sizes in _loader(items, batch_size, collate, workers):
+        batch = _device_batch(batch, device)
+        with autocast():
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                 num_beams=1, eos_token_id=stop, pad_token_id=encoder.pad_id,
+                                 temperature=None, top_p=None, top_k=None)
+        rows = out[:, batch["input_ids"].shape[1]:].tolist()
+        yield list(zip(chunk, rows, sizes, strict=True))
+
+
 @torch.inference_mode()
 def score_generate(model: Any, encoder: Encoder, items: Sequence[QAItem], image_root: Path,
                    batch_size: int, device: torch.device, autocast: Any, max_new_tokens: int,
@@ -84,21 +105,10 @@ def score_generate(model: Any, encoder: Encoder, items: Sequence[QAItem], image_
     preds: list[Prediction] = []
     if not items:
         return preds
-    stop = encoder.end_token_ids(items[0])
-
-    def collate(chunk: list[QAItem]):
-        feats = [encoder.encode(item, encoder.load_image(item, image_root)) for item in chunk]
-        return encoder.collate(feats, pad_left=True), chunk
-
-    for batch, chunk in _loader(items, batch_size, collate, workers):
-        batch = _device_batch(batch, device)
-        with autocast():
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                 num_beams=1, eos_token_id=stop, pad_token_id=encoder.pad_id,
-                                 temperature=None, top_p=None, top_k=None)
-        new = out[:, batch["input_ids"].shape[1]:]
-        replies = encoder.tok.batch_decode(new, skip_special_tokens=True)
-        for item, reply in zip(chunk, replies, strict=True):
+    for done in _generated(model, encoder, items, image_root, batch_size, device, autocast,
+                           max_new_tokens, workers):
+        replies = encoder.tok.batch_decode([row for _, row, _ in done], skip_special_tokens=True)
+        for (item, _, _), reply in zip(done, replies, strict=True):
             if texts is not None:
                 texts[item.id] = reply
             preds.append(Prediction(item_id=item.id, answer=item.answer_choice,
@@ -119,21 +129,11 @@ def score_boxes(model: Any, encoder: Encoder, items: Sequence[QAItem], image_roo
     if not items:
         return preds
     stop = encoder.end_token_ids(items[0])
-    budget = encoder.box_budget(max_new_tokens)
-
-    def collate(chunk: list[QAItem]):
-        images = [encoder.load_image(item, image_root) for item in chunk]
-        feats = [encoder.encode(item, image) for item, image in zip(chunk, images, strict=True)]
-        return encoder.collate(feats, pad_left=True), chunk, [im.size for im in images]
-
-    for batch, chunk, sizes in _loader(items, batch_size, collate, workers):
-        batch = _device_batch(batch, device)
-        with autocast():
-            out = model.generate(**batch, max_new_tokens=budget, do_sample=False, num_beams=1,
-                                 eos_token_id=stop, pad_token_id=encoder.pad_id,
-                                 temperature=None, top_p=None, top_k=None)
-        for item, row, size in zip(chunk, out[:, batch["input_ids"].shape[1]:].tolist(), sizes,
-                                   strict=True):
+    for done in _generated(model, encoder, items, image_root, batch_size, device, autocast,
+                           encoder.box_budget(max_new_tokens), workers):
+        for item, row, size in done:
+            # box tokens may be special tokens (Qwen's <|box_start|>): decode up to the stop
+            # token without skipping them
             ends = [k for k, t in enumerate(row) if t in stop]
             reply = encoder.tok.decode(row[:ends[0]] if ends else row, skip_special_tokens=False)
             if texts is not None:
