@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh all
 .venv/bin/ruff check src tests benchmarks
-.venv/bin/python -m pytest -q "$@"
+# the slowest tests are listed at the end: the suite should stay well under 10 minutes
+.venv/bin/python -m pytest -q --durations=15 "$@"
