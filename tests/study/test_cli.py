@@ -85,7 +85,6 @@ def test_an_existing_plan_is_replaced_only_with_force(pairwise_dir, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["backbones", "--catalog"], "cannot be planned from the catalog yet"),
     (["pairwise", "--catalog", "--test-only", "03"], "multitask design only"),
     (["cls-det", "--catalog"], "cls-det' (status: available) cannot be planned from the catalog"),
     (["pairwise"], "--catalog"),

@@ -19,10 +19,10 @@ def test_every_study_design_is_declared_with_its_status():
     assert reg.names() == ["pairwise", "ablation", "three-source", "multitask", "efficiency",
                            "backbones", "cls-det"]
     status = {n: reg.design(n).status for n in reg.names()}
-    assert {n for n, s in status.items() if s == "planned"} == {"backbones"}
+    assert set(status.values()) == {"available"}
     # the catalog plans the designs it has the subsets for (no boxes, no runs to compare)
-    assert [n for n in reg.names() if reg.design(n).catalog] == ["pairwise", "ablation",
-                                                                 "three-source", "multitask"]
+    assert [n for n in reg.names() if reg.design(n).catalog] == [
+        "pairwise", "ablation", "three-source", "multitask", "backbones"]
 
 
 def test_the_study_numbers_are_the_papers():
@@ -31,7 +31,8 @@ def test_the_study_numbers_are_the_papers():
     assert reg.design("ablation").params == {"cap_per_subset": 3000, "arm_cap": 15000}
     assert [a.name for a in reg.design("pairwise").arms] == ["related", "unrelated", "untrained"]
     assert len(reg.design("ablation").arms) == 7  # the subset 03 / 28 table has seven columns
-    assert reg.design("backbones").params == {"combinations_per_direction": 2, "draw_seed": 42}
+    assert reg.design("backbones").params == {"cap_per_subset": 3000,
+                                              "combinations_per_direction": 2, "draw_seed": 42}
     assert reg.task_kind("COVID-19") == reg.task_kind("Cancer") == "state"
     assert reg.task_kind("Grade") == "Grade"
 

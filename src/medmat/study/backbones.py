@@ -179,15 +179,15 @@ def summary_lines(plan: CatalogPlan) -> list[str]:
 
 
 def experiment_configs(plan: CatalogPlan, common: Mapping[str, Any]) -> dict[str, dict]:
+    from medmat.study.plan_output import cg_arms
+
     out = {}
     for b in plan.backbones:
         for c in plan.rows:
             name = experiment_name(b, c)
             out[name] = {**common, "name": name, "targets": [c.target.no],
-                         "backend": b.backend, "backend_options": dict(b.options), "arms": [
-                             {"name": "related", "subsets": dict(sorted(c.related.items()))},
-                             {"name": "unrelated", "subsets": dict(c.unrelated)},
-                             "untrained"]}  # fmt: skip
+                         "backend": b.backend, "backend_options": dict(b.options),
+                         "arms": cg_arms(c.related, c.unrelated)}
     return out
 
 

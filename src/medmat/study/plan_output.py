@@ -57,6 +57,13 @@ def plan_rows(plan: CatalogPlan) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def cg_arms(related: dict[str, int], unrelated: dict[str, int]) -> list[Any]:
+    """The CG contrast's arms (pairwise, three-source, backbones): explicit budgets per subset,
+    so what runs is exactly what the plan table shows."""
+    return [{"name": "related", "subsets": dict(sorted(related.items()))},
+            {"name": "unrelated", "subsets": dict(unrelated)}, "untrained"]
+
+
 def pairwise_row(c: Combination, sizes_known: bool) -> dict[str, Any]:
     """One pairwise combination as a plan-table row (PAIRWISE_COLUMNS)."""
     return {"target": c.target.no, "target_mat": c.target.mat(), "direction": c.direction,
@@ -156,10 +163,8 @@ def experiment_configs(
         for c in plan.combinations:
             if primary_only and not c.primary:
                 continue
-            out[c.name] = {"name": c.name, "targets": [c.target.no], "arms": [
-                {"name": "related", "subsets": dict(sorted(c.related.items()))},
-                {"name": "unrelated", "subsets": dict(c.unrelated)},
-                "untrained"], **common}  # fmt: skip
+            out[c.name] = {"name": c.name, "targets": [c.target.no],
+                           "arms": cg_arms(c.related, c.unrelated), **common}
         return out
     for arm in plan.ablation:
         name = f"ablation-{arm.target.no}"

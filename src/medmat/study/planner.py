@@ -137,7 +137,14 @@ def paired_modality_areas(sources: Iterable[Source]) -> set[tuple[str, str]]:
 
 
 
-def _unrelated_pool(t: Source, pool: list[Source]) -> list[Source]:
+def training_pool(sources: Mapping[str, Source], t: Source, cap: int) -> list[Source]:
+    """The subsets that may train an experiment on target ``t``: able to supply the cap (the
+    test-only rule) and not the target's own combination."""
+    return [s for s in sources.values() if s.can_train(cap) and s.triplet != t.triplet]
+
+
+def unrelated_pool(t: Source, pool: list[Source]) -> list[Source]:
+    """The subsets sharing no modality, area or task kind with ``t`` (the unrelated control)."""
     return [s for s in pool
             if s.modality != t.modality and s.area != t.area and s.kind != t.kind]  # fmt: skip
 
@@ -205,12 +212,12 @@ def plan_pairwise_on(
     cap = plan.cap
     paired = paired_modality_areas(sources.values()) if paired is None else paired
     for t in chosen:
-        pool = [s for s in sources.values() if s.can_train(cap) and s.triplet != t.triplet]
+        pool = training_pool(sources, t, cap)
         found: list[Combination] = []
         for direction, a, b in _pairs(t, pool, paired):
             related = {a.no: a.capacity(cap), b.no: b.capacity(cap)}
             key = f"{seed}|{t.no}|{direction}|{a.no}+{b.no}"
-            unrelated = size_matched(_unrelated_pool(t, pool), sum(related.values()), 2, cap, key)
+            unrelated = size_matched(unrelated_pool(t, pool), sum(related.values()), 2, cap, key)
             if not unrelated:
                 continue
             # only a fixed task can match at the kind level; the others vary it exactly
@@ -256,7 +263,7 @@ def plan_ablation_on(
     cap = plan.cap
     arm_cap = plan.arm_cap if plan.arm_cap is not None else cap * len(sources)
     for t in chosen:
-        pool = [s for s in sources.values() if s.can_train(cap) and s.triplet != t.triplet]
+        pool = training_pool(sources, t, cap)
         related = [s for s in pool if s.modality == t.modality or s.area == t.area
                    or s.task == t.task]  # fmt: skip
         missing = [e for e in ("modality", "area", "task")
@@ -266,7 +273,7 @@ def plan_ablation_on(
             continue
         arms = {
             "untrained": [],
-            "all_unrelated": _unrelated_pool(t, pool),
+            "all_unrelated": unrelated_pool(t, pool),
             "all_related": related,
             "related_no_modality": [s for s in related if s.modality != t.modality],
             "related_no_area": [s for s in related if s.area != t.area],

@@ -22,7 +22,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from medmat.splits import SubsetInfo
-from medmat.study.planner import CatalogPlan, Source, size_matched
+from medmat.study.planner import (
+    CatalogPlan,
+    Source,
+    size_matched,
+    training_pool,
+    unrelated_pool,
+)
 
 DIRECTION = "three_source"
 PRIMARY_RULE = "per target: the most training items (sources up to the cap), then the lowest " \
@@ -65,12 +71,11 @@ def plan_on(plan: CatalogPlan, sources: Mapping[str, Source],
     del lattice, test_only
     cap = plan.cap
     for t in targets:
-        pool = [s for s in sources.values() if s.can_train(cap) and s.triplet != t.triplet]
+        pool = training_pool(sources, t, cap)
         a_s = [s for s in pool if _shares(s, t) == (True, False, False)]
         b_s = [s for s in pool if _shares(s, t) == (False, True, False)]
         c_s = [s for s in pool if _shares(s, t) == (False, False, True)]
-        control = [s for s in pool if s.modality != t.modality and s.area != t.area
-                   and s.kind != t.kind]  # fmt: skip
+        control = unrelated_pool(t, pool)
         found = []
         for a in a_s:
             for b in b_s:
@@ -116,8 +121,9 @@ def summary_lines(plan: CatalogPlan) -> list[str]:
 
 def experiment_configs(plan: CatalogPlan, common: Mapping[str, Any],
                        primary_only: bool = False) -> dict[str, dict]:
-    return {r.name: {"name": r.name, "targets": [r.target.no], "arms": [
-        {"name": "related", "subsets": dict(r.related)},
-        {"name": "unrelated", "subsets": dict(r.unrelated)}, "untrained"], **common}
-        for r in plan.rows if r.primary or not primary_only}  # fmt: skip
+    from medmat.study.plan_output import cg_arms
+
+    return {r.name: {"name": r.name, "targets": [r.target.no],
+                     "arms": cg_arms(r.related, r.unrelated), **common}
+            for r in plan.rows if r.primary or not primary_only}  # fmt: skip
 
