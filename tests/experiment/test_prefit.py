@@ -26,8 +26,11 @@ def test_parallel_training_gives_the_same_predictions_as_serial(config, tmp_path
     for path in runs:
         other = tmp_path / "parallel" / path.relative_to(tmp_path / "serial")
         assert pq.read_table(path).equals(pq.read_table(other)), path
-    # the models are where run_arm looks: it reports none trained again
-    assert sum("its model" in line for line in parallel_log.lines) == 0
+    # the models are where run_arm looks: it scores them, and says so, trains none again
+    assert sum("is reused" in line for line in parallel_log.lines) == 0
+    assert sum("scoring the model trained in parallel" in line
+               for line in parallel_log.lines) == 6
+    assert not [line for line in parallel_log.lines if ": training (" in line]
     assert len(list((tmp_path / "parallel" / "models").glob("*/model.safetensors"))) == 6
 
 

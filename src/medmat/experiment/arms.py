@@ -165,7 +165,12 @@ def run_arm(
     if resumable:
         log(f"{label}: resuming an interrupted run")
     else:
-        log(f"{label}: {'training' if train else 'scoring'} ({why})")
+        # a model trained ahead by medmat.experiment.prefit only needs scoring here
+        ready = bool(train) and _finished(models_dir(run_dir) /
+                                          model_key(cfg, seed, train, item_digests))
+        verb = "scoring the model trained in parallel" if ready else (
+            "training" if train else "scoring")
+        log(f"{label}: {verb} ({why})")
         for stale in (run_dir / MANIFEST_NAME, run_dir / PREDICTIONS, run_dir / "model",
                       run_dir / "arm.json", run_dir / PREDICTIONS_SHUFFLED):
             remove_stale(stale)
@@ -198,6 +203,12 @@ def run_arm(
     write_manifest(run_dir, want.with_outputs(output_digests(run_dir, outputs)))
     pending.unlink(missing_ok=True)
     return preds, shuffled, want.fingerprint
+
+
+def _finished(model_dir: Path) -> bool:
+    """A built-in model folder holding final weights (its config.json is written after them;
+    the hf backend never trains ahead, see medmat.experiment.prefit)."""
+    return (model_dir / "config.json").is_file() and (model_dir / "model.safetensors").is_file()
 
 
 def models_dir(run_dir: Path) -> Path:
