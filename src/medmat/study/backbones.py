@@ -236,12 +236,10 @@ def study_fields(plan_dir: Path, results: Mapping[str, ExperimentResult],
     if missing:
         raise MedmatError(f"{plan_dir / 'plan.csv'}: no row for experiment(s) {missing}; "
                           "replan with --force")
-    order: list[str] = []
-    by_backbone: dict[str, list[str]] = {}
+    by_backbone: dict[str, list[str]] = {}  # in the plan's order: the reference first
     for name in results:
-        b = rows[name]["backbone"]
-        order += [] if b in by_backbone else [b]
-        by_backbone.setdefault(b, []).append(name)
+        by_backbone.setdefault(rows[name]["backbone"], []).append(name)
+    order = list(by_backbone)
     backbones = []
     for b in order:
         combos, multi = with_multiplicity([combination(rows[n], results[n])
@@ -258,7 +256,8 @@ def study_fields(plan_dir: Path, results: Mapping[str, ExperimentResult],
             combo = name.split(SEP, 1)[1]
             ref_name = f"{ref}{SEP}{combo}"
             if ref_name not in results:
-                continue
+                raise MedmatError(f"{plan_dir / 'configs'}: {name} has no reference experiment "
+                                  f"{ref_name}; replan with --force")
             diff, p = compare(plan_dir, (ref_name, results[ref_name]), (name, results[name]))
             ref_combo = next(c for c in backbones[0].combinations if c.experiment == ref_name)
             this = next(c for bb in backbones if bb.name == b for c in bb.combinations
