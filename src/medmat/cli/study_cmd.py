@@ -252,8 +252,9 @@ def run_command(plan_dir: Path) -> None:
     m = result.multiplicity
     if m is not None:
         click.echo(f"{result.n_succeed} of {result.n_combinations} combinations succeed "
-                   f"(interval above 0); gains after correction: {m.n_gain_holm} (Holm), "
-                   f"{m.n_gain_bh} (Benjamini-Hochberg) at alpha {m.alpha}")  # fmt: skip
+                   f"(informative, interval above 0); gains after correction: "
+                   f"{m.n_gain_holm} (Holm), {m.n_gain_bh} (Benjamini-Hochberg) at alpha "
+                   f"{m.alpha}")  # fmt: skip
     for b in result.backbones:
         click.echo(f"{b.name}: {b.n_succeed} of {len(b.combinations)} combinations succeed")
     click.echo(f"report: {plan_dir / 'report.md'}")

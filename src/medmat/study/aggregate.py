@@ -86,7 +86,8 @@ def combination(row: Mapping[str, str], result: ExperimentResult) -> Combination
         primary=row["primary"] == "True", untrained=_estimate(_arm(t, "untrained", name)),
         unrelated=_estimate(unrelated), related=_estimate(related),
         gain=Estimate(value=gain.diff, ci95=gain.ci95, per_seed=gain.per_seed), n_items=gain.n,
-        n_seeds=gain.n_seeds, ci_method=gain.method, succeeds=lo is not None and lo > 0,
+        n_seeds=gain.n_seeds, ci_method=gain.method,
+        succeeds=lo is not None and lo > 0 and not said.startswith(UNINFORMATIVE),
         flags=flags, verdict=said, p_value=one_sided_p(gain.diff, gain.p_value, gain.n_boot),
     )  # fmt: skip
 

@@ -280,7 +280,7 @@ def markdown(result: StudyResult) -> list[str]:
         holm = ("" if m is None else
                 f"; {m.n_gain_holm} (Holm), {m.n_gain_bh} (BH) after correction")
         lines.append(f"- **{b.name}**: {b.n_succeed} of {len(b.combinations)} combinations "
-                     f"succeed (interval above 0){holm}")
+                     f"succeed (informative, interval above 0){holm}")
     lines += ["", "## Gains per backbone", "",
               "Gain = related - unrelated (points, paired on the same test items), two-level "
               "intervals over training seeds then test items.", "",

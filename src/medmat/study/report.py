@@ -167,7 +167,8 @@ def gains_png(result: StudyResult) -> bytes:
         ax.set_xlabel("related - unrelated accuracy (points), seed-level 95% interval")
         m = result.multiplicity
         counts = "" if m is None else f"; Holm gains {m.n_gain_holm}, BH gains {m.n_gain_bh}"
-        ax.set_title(f"{result.n_succeed} of {len(combos)} intervals above 0{counts}",
+        ax.set_title(f"{result.n_succeed} of {len(combos)} succeed (informative, interval above 0)"
+                     f"{counts}",
                      fontsize=9)  # fmt: skip
         used = [d for d in DIRECTIONS if any(c.direction == d for c in combos)]
         handles = [Line2D([], [], color=COLOURS[d], marker=MARKERS[d], label=d) for d in used]

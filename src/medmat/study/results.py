@@ -21,7 +21,8 @@ from medmat.evaluate.results import Cell, LabInfo
 
 STUDY_SCHEMA_VERSION = 1
 SUCCESS_RULE = ("a combination succeeds when the seed-level 95% interval of related - unrelated "
-                "lies above 0 (per combination, not corrected for multiplicity)")  # fmt: skip
+                "lies above 0 and its verdict is not uninformative (no flagged related arm, the "
+                "target learnable); per combination, not corrected for multiplicity")  # fmt: skip
 
 Interval = tuple[float, float]
 
