@@ -64,9 +64,12 @@ def wait_for(predicate, timeout: float, step: float = 0.05):
 
 def start(argv: list[str], tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "MEDMAT_PROGRESS": "0", "TMPDIR": str(tmp_path)}
+    # A shell without job control starts background jobs with SIGINT ignored (`(pytest &)` in a
+    # script), and Python keeps an ignored SIGINT: give the child a terminal's default instead.
     return subprocess.Popen([sys.executable, *argv], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def reap(pgid: int) -> None:
