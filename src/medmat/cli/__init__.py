@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "experiment": ("medmat.cli.experiment_cmd", "Plan and run CG experiments from a YAML config."),
     "study": (
         "medmat.cli.study_cmd",
-        "Plan and run Med-MAT study designs (pairwise, ablation): lab, records, catalog.",
+        "Med-MAT study designs (pairwise, ablation, multitask...) on lab, records or catalog.",
     ),
     "mock-release": (
         "medmat.cli.mock_release_cmd",
