@@ -88,20 +88,23 @@ def main() -> None:
                   f"| {mult['n_gain_bh']} | {unin} | {wall:.0f} | {cpu:.0f} |", flush=True)
             rows[lab].append((s, m))
 
-    print("\n| lab | target | direction | succeeds in lab seeds | uninformative in |"
-          "\n|---|---|---|---|---|")
+    print("\n| lab | target | direction | mean gain, points (min, max) | succeeds in lab seeds "
+          "| uninformative in |\n|---|---|---|---|---|---|")
     for lab, runs in rows.items():
-        per: dict[tuple[str, str], list[list[int]]] = defaultdict(lambda: [[], []])
+        per: dict[tuple[str, str], list[list]] = defaultdict(lambda: [[], [], []])
         for s, m in runs:
             for c in m["combinations"]:
-                key = (c["target"]["subset"], c["direction"])
+                # every combination gets a row, also one that never succeeds
+                succeeded, uninformative, gains = per[(c["target"]["subset"], c["direction"])]
+                gains.append(100 * c["gain"]["value"])
                 if c["succeeds"]:
-                    per[key][0].append(s)
+                    succeeded.append(s)
                 if c["verdict"].startswith("uninformative"):
-                    per[key][1].append(s)
-        for (target, direction), (ok, unin) in sorted(per.items()):
-            print(f"| {lab} | {target} | {direction} | {len(ok)} of {len(runs)} {ok or ''} "
-                  f"| {len(unin)} of {len(runs)} |")
+                    uninformative.append(s)
+        for (target, direction), (ok, unin, gains) in sorted(per.items()):
+            spread = f"{sum(gains) / len(gains):+.1f} ({min(gains):+.1f}, {max(gains):+.1f})"
+            print(f"| {lab} | {target} | {direction} | {spread} "
+                  f"| {len(ok)} of {len(runs)} {ok or ''} | {len(unin)} of {len(runs)} |")
 
     print()
     for lab, runs in rows.items():
