@@ -33,15 +33,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from bench_verdict import seed_list  # this folder is on sys.path when run as a script
+
 DEFAULT_SEEDS = "0,1,2"
-
-
-def seed_range(text: str) -> list[int]:
-    """'0-4' or '0,2,5' -> list of ints."""
-    if "-" in text:
-        lo, hi = text.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def medmat(*args: str) -> None:
@@ -79,7 +73,7 @@ def main() -> None:
     print("\n| lab | lab seed | combinations | succeed | Holm | BH | uninformative | wall s "
           "| CPU s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for lab in args.labs.split(","):
-        for s in seed_range(args.lab_seeds):
+        for s in seed_list(args.lab_seeds):
             m, wall, cpu = run_one(args.out / f"{lab}-{s}{suffix}", lab, s, args.seeds)
             combos = m["combinations"]
             unin = sum(c["verdict"].startswith("uninformative") for c in combos)

@@ -190,7 +190,8 @@ def print_summary(rows: list[dict], walls: dict) -> None:
                   f"max {max(wall):.0f} s ({os.cpu_count()} CPUs visible)")
 
 
-def _seed_list(text: str) -> list[int]:
+def seed_list(text: str) -> list[int]:
+    """'0-9' or '0,3,5' -> list of ints."""
     if "-" in text:
         lo, hi = text.split("-")
         return list(range(int(lo), int(hi) + 1))
@@ -237,10 +238,10 @@ def main(run: Runner = run_quickstart, argv: list[str] | None = None) -> list[di
 
     # lab seeds outermost, so a partial run (rerun later: finished runs are reused) covers
     # both labs for the first seeds
-    keys = [(lab, lab_seed) for lab_seed in _seed_list(args.lab_seeds)
+    keys = [(lab, lab_seed) for lab_seed in seed_list(args.lab_seeds)
             for lab in args.labs.split(",")]
     arms = [a for a in args.arms.split(",") if a] or None
-    jobs = [(quickstart_config(seed, lab == "null", _seed_list(args.train_seeds) or None, arms),
+    jobs = [(quickstart_config(seed, lab == "null", seed_list(args.train_seeds) or None, arms),
              args.out / f"{lab}-{seed}") for lab, seed in keys]
     rows, walls = [], {}
     for (lab, lab_seed), (_, out), (metrics, wall) in zip(

@@ -122,17 +122,40 @@ def _import_each(modules: list[str], out_dir: Path) -> dict[str, subprocess.Comp
     return done
 
 
+def _import_selected(selected: list[str], out_dir: Path) -> dict[str, tuple[int, str, str]]:
+    mains = [m for m in selected if m.endswith(".__main__")]
+    done = {m: _run_main(m) for m in mains}
+    done.update(_import_each([m for m in selected if m not in mains], out_dir))
+    return {m: (p.returncode, p.stdout, p.stderr) for m, p in done.items()}
+
+
 @pytest.fixture(scope="module")
 def results(request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess]:
     # every selected module up front; `-k` selections import only what they select
     selected = [item.callspec.params["module"] for item in request.session.items
                 if item.originalname == "test_module_imports_alone"]
-    mains = [m for m in selected if m.endswith(".__main__")]
-    out = {m: _run_main(m) for m in mains}
-    out.update(_import_each([m for m in selected if m not in mains],
-                            tmp_path_factory.mktemp("imports")))
-    return out
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        found = _import_selected(selected, tmp_path_factory.mktemp("imports"))
+    else:
+        # pytest-xdist: each worker that draws one of these tests would build this fixture, so
+        # the first does the imports for the whole run and the others read its file (the
+        # workers' temp folders share a parent); the lock makes them wait for it
+        import fcntl
+
+        shared = tmp_path_factory.getbasetemp().parent
+        cache = shared / f"imports-{run_id}.json"
+        with open(shared / f"imports-{run_id}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not cache.exists():
+                found = _import_selected(selected, tmp_path_factory.mktemp("imports"))
+                tmp = cache.with_suffix(".tmp")
+                tmp.write_text(json.dumps(found), encoding="utf-8")
+                tmp.replace(cache)
+            found = json.loads(cache.read_text(encoding="utf-8"))
+    return {m: subprocess.CompletedProcess(m, code, out, err)
+            for m, (code, out, err) in found.items()}
 
 
 def test_modules_are_found():
