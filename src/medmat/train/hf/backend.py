@@ -8,6 +8,7 @@ their box text and are always answered by generation (:func:`score_boxes`), in e
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,20 @@ def items_digest(items: Sequence[QAItem]) -> str:
     # a grounding item adds its box (only then, so classification digests stay as they were)
     return fingerprint([[i.id, i.image, i.question_choice, i.answer_choice, list(i.options)]
                         + ([i.answer] if i.is_grounding else []) for i in items])
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _close_process_group() -> None:
+    """Tear down the process group at exit. Each backend that sets up an accelerator under a
+    process group registers this; later calls find the group gone. Left to interpreter
+    shutdown, a gloo rank whose peer already exited can abort ("terminate called without an
+    active exception", SIGABRT) after a run that succeeded, and `accelerate launch` then
+    reports the whole run as failed (seen once with two CPU ranks in the test suite)."""
+    if _distributed():
+        torch.distributed.destroy_process_group()
 
 
 class HFBackend:
@@ -93,6 +108,8 @@ class HFBackend:
                     f"backend_options.device={self.opts.device!r}: accelerate is already set up "
                     f"differently in this process ({exc}); use one device setting per run"
                 ) from None
+            if _distributed():
+                atexit.register(_close_process_group)
         return self._accelerator
 
     def autocast(self) -> Any:
